@@ -1,0 +1,45 @@
+"""Seed-002 invoices core: read monthly JSON exports, daily revenue series, features, baselines."""
+
+from revcast.invoices.baselines import previous_30_days, same_30_days_last_year, window_sums
+from revcast.invoices.ingest import (
+    ALLOWED_KEYS,
+    CLEAN_SCHEMA,
+    KEY_VARIANTS,
+    QUARANTINE_SCHEMA,
+    InvoiceBatch,
+    InvoiceFileError,
+    read_invoice_file,
+)
+from revcast.invoices.series import (
+    ALL,
+    DAILY_COLUMNS,
+    FEATURE_COLUMNS,
+    FEATURE_WINDOWS,
+    daily_revenue,
+    daily_revenue_sql,
+    revenue_features,
+    revenue_features_sql,
+    top_countries,
+)
+
+__all__ = [
+    "ALL",
+    "ALLOWED_KEYS",
+    "CLEAN_SCHEMA",
+    "DAILY_COLUMNS",
+    "FEATURE_COLUMNS",
+    "FEATURE_WINDOWS",
+    "KEY_VARIANTS",
+    "QUARANTINE_SCHEMA",
+    "InvoiceBatch",
+    "InvoiceFileError",
+    "daily_revenue",
+    "daily_revenue_sql",
+    "previous_30_days",
+    "read_invoice_file",
+    "revenue_features",
+    "revenue_features_sql",
+    "same_30_days_last_year",
+    "top_countries",
+    "window_sums",
+]
