@@ -342,3 +342,16 @@ def test_top_countries_by_revenue_in_window(tmp_path, con):
     assert top_countries(con, 2) == ["Norway", "France"]
     assert top_countries(con, 2, end=d0) == ["France", "EIRE"]
     assert top_countries(con, 10, start=d0, end=d0) == ["France", "EIRE", "Norway"]
+
+
+def test_malformed_values_quarantined_not_coerced(tmp_path, con):
+    d = date(2020, 6, 1)
+    records = [rec(d, invoice="C"), rec(d, customer=12.5), rec(d, views=2.5), rec(d, country="  ")]
+    batch = read_invoice_file(con, write(tmp_path / "v.json", records))
+    assert batch.rows_clean == 0
+    assert [r[3] for r in batch.quarantine.fetchall()] == [
+        "invalid invoice C",
+        "invalid customer_id 12.5",
+        "invalid times_viewed 2.5",
+        "missing country",
+    ]
