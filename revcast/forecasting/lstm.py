@@ -1,0 +1,196 @@
+"""The seed's LSTM, done honestly: scaler fitted inside fit, time-ordered validation, direct multi-step output.
+
+Design: one network per series. Input = the previous `lags` standardised values; two LSTM layers with
+Dropout; Dense(horizon) emits all `horizon` steps at once (direct strategy, no error feedback), so
+predict(h) needs h <= horizon. Training windows are split in time order: the last `val_frac` of them form
+the validation tail used for early stopping (restore best weights) and for the intervals, which are
+empirical quantiles of the validation residuals per step (pooled over +-`pool` neighbouring steps).
+TensorFlow is imported inside the methods; it uses a GPU whenever it sees one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from revcast.forecasting.base import Forecaster, forecast_frame
+
+QUANTILES = {"lo_95": 0.025, "lo_80": 0.10, "hi_80": 0.90, "hi_95": 0.975}
+
+
+def lag_windows(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (S, lags) and targets (S, horizon) of every full window in z, in time order."""
+    win = np.lib.stride_tricks.sliding_window_view(z, lags + horizon)
+    return win[:, :lags].copy(), win[:, lags:].copy()
+
+
+def residual_quantiles(resid: np.ndarray, pool: int) -> dict[str, list[float]]:
+    """Per-step quantiles of residuals (S, H), each step pooled with its +-pool neighbours."""
+    steps = resid.shape[1]
+    out: dict[str, list[float]] = {k: [] for k in QUANTILES}
+    for j in range(steps):
+        block = resid[:, max(0, j - pool) : j + pool + 1].ravel()
+        for k, q in QUANTILES.items():
+            out[k].append(float(np.quantile(block, q)))
+    return out
+
+
+class LSTMForecaster(Forecaster):
+    """Two-layer LSTM on the last `lags` days emitting `horizon` days; see the module docstring."""
+
+    def __init__(
+        self,
+        lags: int = 180,
+        horizon: int = 28,
+        units: Sequence[int] | Mapping[str, Sequence[int]] = (50, 50),
+        dropout: float = 0.2,
+        epochs: int = 70,
+        patience: int = 8,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        val_frac: float = 0.2,
+        min_val: int = 8,
+        pool: int = 3,
+        seed: int = 42,
+        name: str = "lstm",
+    ) -> None:
+        super().__init__()
+        self.lags = lags
+        self.horizon = horizon
+        self.units = units
+        self.dropout = dropout
+        self.epochs = epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.val_frac = val_frac
+        self.min_val = min_val
+        self.pool = pool
+        self.seed = seed
+        self.name = name
+
+    def params(self) -> dict[str, Any]:
+        units: Any = (
+            {str(k): [int(u) for u in v] for k, v in self.units.items()}
+            if isinstance(self.units, Mapping)
+            else [int(u) for u in self.units]
+        )
+        return {
+            "lags": self.lags,
+            "horizon": self.horizon,
+            "units": units,
+            "dropout": self.dropout,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "val_frac": self.val_frac,
+            "min_val": self.min_val,
+            "pool": self.pool,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    def units_for(self, uid: str) -> tuple[int, int]:
+        """The (first, second) layer sizes for a series."""
+        units = self.units[uid] if isinstance(self.units, Mapping) else self.units
+        first, second = (int(u) for u in units)
+        return first, second
+
+    def _network(self, units: tuple[int, int]) -> Any:
+        import tensorflow as tf
+
+        net = tf.keras.Sequential(
+            [
+                tf.keras.Input((self.lags, 1)),
+                tf.keras.layers.LSTM(units[0], return_sequences=True),
+                tf.keras.layers.Dropout(self.dropout),
+                tf.keras.layers.LSTM(units[1]),
+                tf.keras.layers.Dropout(self.dropout),
+                tf.keras.layers.Dense(self.horizon),
+            ]
+        )
+        net.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate), loss="mse")
+        return net
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.nets_: dict[str, Any] = {}
+        self.state_: dict[str, dict[str, Any]] = {}
+        for uid, part in df.groupby("unique_id", sort=True):
+            uid = str(uid)
+            y = part["y"].to_numpy(dtype=float)
+            if not np.isfinite(y).all():
+                raise ValueError(f"series {uid!r} has non-finite values")
+            mean, std = float(y.mean()), float(y.std())
+            std = std if std > 0 else 1.0
+            x, t = lag_windows((y - mean) / std, self.lags, self.horizon)
+            n_val = max(self.min_val, int(round(self.val_frac * len(x))))
+            if len(x) - n_val < self.min_val:
+                need = self.lags + self.horizon + 2 * self.min_val - 1
+                raise ValueError(f"series {uid!r} too short for the LSTM: {len(y)} days, need >= {need}")
+            net = self._network(self.units_for(uid))
+            stop = tf.keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True
+            )
+            net.fit(
+                x[:-n_val, :, None],
+                t[:-n_val],
+                validation_data=(x[-n_val:, :, None], t[-n_val:]),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                shuffle=True,
+                callbacks=[stop],
+                verbose=0,
+            )
+            val_hat = self._run(net, x[-n_val:]) * std + mean
+            resid = t[-n_val:] * std + mean - val_hat
+            self.nets_[uid] = net
+            self.state_[uid] = {
+                "mean": mean,
+                "std": std,
+                "window": y[-self.lags :].tolist(),
+                "quantiles": residual_quantiles(resid, self.pool),
+            }
+
+    @staticmethod
+    def _run(net: Any, x: np.ndarray) -> np.ndarray:
+        """Deterministic inference (dropout off) on inputs (S, lags) -> (S, horizon)."""
+        return np.asarray(net(x[:, :, None].astype("float32"), training=False), dtype=float)
+
+    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+        if h > self.horizon:
+            raise ValueError(f"{self.name} was fitted for horizon={self.horizon}; asked for h={h}")
+        yhat, bounds = [], {k: [] for k in QUANTILES}
+        for uid in self.windows_.index:
+            st = self.state_[str(uid)]
+            z = (np.asarray(st["window"]) - st["mean"]) / st["std"]
+            point = self._run(self.nets_[str(uid)], z[None, :])[0, :h] * st["std"] + st["mean"]
+            yhat.append(point)
+            for k in QUANTILES:
+                bounds[k].append(point + np.asarray(st["quantiles"][k][:h]))
+        return forecast_frame(future, np.concatenate(yhat), {k: np.concatenate(v) for k, v in bounds.items()})
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        files = {}
+        single = len(self.nets_) == 1
+        for i, (uid, net) in enumerate(self.nets_.items()):
+            files[uid] = "model.keras" if single else f"model_{i}.keras"
+            net.save(directory / files[uid])
+        return {uid: {**st, "file": files[uid]} for uid, st in self.state_.items()}
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        import tensorflow as tf
+
+        self.state_ = {uid: {k: v for k, v in st.items() if k != "file"} for uid, st in state.items()}
+        self.nets_ = {
+            uid: tf.keras.models.load_model(directory / st["file"], compile=False)
+            for uid, st in state.items()
+        }
