@@ -1,0 +1,1 @@
+"""The `usage` group: usage ingest, features, the model tournament, forecasts and usage revenue."""

@@ -1,0 +1,1 @@
+"""The Dagster entry point: Definitions, partitions, jobs, schedules and sensors."""

@@ -1,0 +1,21 @@
+"""Time partitions: daily for sources that arrive daily, monthly for invoices and training cutoffs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+
+from revcast.config import partitions_end, partitions_start
+
+_start = partitions_start().isoformat()
+_end = partitions_end()
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=_start, end_date=(_end + timedelta(days=1)).isoformat() if _end else None
+)
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=_start, end_date=(_end + timedelta(days=1)).isoformat() if _end else None
+)
+# A model partition is its training cutoff: partition 2023-12 is trained on data through 2023-12-31.
+cutoff_partitions = monthly_partitions

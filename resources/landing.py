@@ -1,0 +1,40 @@
+"""The landing-zone resource: where raw exports arrive, in the hive-style layout of DESIGN.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from revcast import landing
+
+
+class LandingZoneResource(dg.ConfigurableResource):
+    """Root of the landing zone (env REVCAST_LANDING, default data/landing)."""
+
+    root: str = "data/landing"
+
+    def partition_files(self, source: str, key: str) -> list[Path]:
+        """The files of one partition; raises MissingLandingFile when there are none."""
+        return landing.partition_files(self.root, source, key)
+
+    def partitions_files(self, source: str, keys: list[str]) -> list[tuple[str, list[Path]]]:
+        """Files for each key; one error listing every partition that has no file."""
+        found, missing = [], []
+        for key in keys:
+            try:
+                found.append((key, self.partition_files(source, key)))
+            except landing.MissingLandingFile:
+                missing.append(key)
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise landing.MissingLandingFile(
+                f"no {source} file for {len(missing)} partition(s): {shown} "
+                f"(looked in {landing.partition_dir(self.root, source, missing[0]).parent}). "
+                "A missing day is not an empty day: land the export, or an empty file with its header."
+            )
+        return found
+
+    def available_keys(self, source: str) -> list[str]:
+        """Partition keys that have files."""
+        return landing.available_keys(self.root, source)
