@@ -1,0 +1,96 @@
+"""generate_landing: write every domain's raw sample files into a landing zone, plus _manifest.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from revcast.generate._common import DomainResult, domain_rng, write_bytes
+from revcast.generate.bas import generate_bas
+from revcast.generate.invoices import generate_invoices
+from revcast.generate.pricing import generate_pricing
+from revcast.generate.subscriptions import generate_subscriptions
+from revcast.generate.usage import generate_usage
+
+DOMAINS = ("usage", "bas", "invoices", "subscriptions", "pricing")
+MANIFEST = "_manifest.json"
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    """What a generation wrote: files per domain, rows per source, injected bad rows and flagged (valid) rows by kind."""
+
+    files: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    bad_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    flagged_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def files_written(self) -> int:
+        """Data files written (the manifest not included)."""
+        return sum(self.files.values())
+
+    def bad_share(self, source: str) -> float:
+        """Injected bad rows over all rows of a source."""
+        return sum(self.bad_rows.get(source, {}).values()) / max(self.rows.get(source, 0), 1)
+
+
+def generate_landing(
+    out: Path,
+    *,
+    seed: int = 42,
+    accounts: int = 500,
+    start: date = date(2021, 1, 1),
+    end: date = date(2023, 12, 31),
+    bad_share: float = 0.005,
+    domains: Sequence[str] = DOMAINS,
+) -> GenerationSummary:
+    """Generate the raw sample landing zone under `out` (deterministic for the parameters) and write _manifest.json."""
+    unknown = sorted(set(domains) - set(DOMAINS))
+    if unknown:
+        raise ValueError(f"unknown domains {unknown}; choose from {list(DOMAINS)}")
+    if accounts < 1:
+        raise ValueError("accounts must be at least 1")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    if not 0.0 <= bad_share <= 0.25:
+        raise ValueError("bad_share must be between 0 and 0.25")
+    out = Path(out)
+    results: dict[str, DomainResult] = {}
+    for domain in (d for d in DOMAINS if d in domains):
+        args = (out, domain_rng(seed, domain), accounts, start, end, bad_share)
+        if domain == "usage":
+            results[domain] = generate_usage(*args)
+        elif domain == "bas":
+            results[domain] = generate_bas(*args)
+        elif domain == "invoices":
+            results[domain] = generate_invoices(*args)
+        elif domain == "subscriptions":
+            results[domain] = generate_subscriptions(*args)
+        else:
+            results[domain] = generate_pricing(out)
+    summary = GenerationSummary(
+        files={d: len(r.files) for d, r in results.items()},
+        rows={s: n for r in results.values() for s, n in r.rows.items()},
+        bad_rows={s: dict(sorted(c.items())) for r in results.values() for s, c in r.bad.items()},
+        flagged_rows={s: dict(sorted(c.items())) for r in results.values() for s, c in r.flagged.items()},
+    )
+    manifest = {
+        "generator": "revcast.generate",
+        "parameters": {
+            "seed": seed,
+            "accounts": accounts,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "bad_share": bad_share,
+            "domains": [d for d in DOMAINS if d in domains],
+        },  # fmt: skip
+        "summary": asdict(summary),
+        "bad_rows_by_file": {f: c for r in results.values() for f, c in r.bad_by_file.items()},
+        "files": sorted(f for r in results.values() for f in r.files),
+    }
+    write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return summary
