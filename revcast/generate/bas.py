@@ -99,7 +99,7 @@ def _stamp(days: np.ndarray, ms: np.ndarray) -> list[str]:
 def simulate_orgs(rng: np.random.Generator, accounts: int, start: date, end: date) -> dict[str, np.ndarray]:
     """Organisations (known ones first, then a few unknown to orgcard), their practices and users."""
     n_known = max(10, 2 * accounts)
-    n = n_known + max(2, n_known // 33)
+    n = n_known + max(4, n_known // 33)
     d0 = (start - date(1970, 1, 1)).days
     d1 = (end - date(1970, 1, 1)).days
     status = _choice(rng, STATUSES, n)
@@ -118,6 +118,8 @@ def simulate_orgs(rng: np.random.Generator, accounts: int, start: date, end: dat
     staff = 1 + rng.poisson(2.5, n_practices)
     own_users = np.where(managed, rng.integers(0, 3, n), 1 + rng.poisson(0.8, n))
     own_off = np.cumsum(own_users) - own_users
+    system = rng.choice(3, size=n, p=[0.68, 0.22, 0.10])  # full, simple, both
+    system[n_known:] = np.arange(n - n_known) % 2  # unknown orgs show up in both systems
     staff_off = own_users.sum() + np.cumsum(staff) - staff
     return {
         "n_known": np.array(n_known), "status": status, "paying": paying, "trial": trial, "created": created,
@@ -125,7 +127,7 @@ def simulate_orgs(rng: np.random.Generator, accounts: int, start: date, end: dat
         "deleted_ms": rng.integers(0, 86_400_000, n), "shard": rng.integers(1, 151, n), "period": period, "partner": partner, "managed": managed,
         "practice": practice, "staff": staff, "own_users": own_users, "own_off": own_off, "staff_off": staff_off,
         "n_users": np.array(own_users.sum() + staff.sum()), "product": _choice(rng, PRODUCTS, n),
-        "system": rng.choice(3, size=n, p=[0.68, 0.22, 0.10]),  # full, simple, both
+        "system": system,
         "size": rng.lognormal(0.0, 0.5, n),
     }  # fmt: skip
 
@@ -206,7 +208,7 @@ def simulate_runs(rng: np.random.Generator, orgs: dict, start: date, end: date) 
     runs = rng.geometric(0.32, ns)  # runs per session, mean ~3
     sess = np.repeat(np.arange(ns), runs)
     first = np.cumsum(runs) - runs
-    gaps = rng.exponential(75.0, len(sess))
+    gaps = 2.0 + rng.exponential(75.0, len(sess))
     gaps[first] = 0.0
     csum = np.cumsum(gaps)
     within = csum - np.repeat(csum[first], runs)
@@ -307,6 +309,7 @@ def generate_bas(
     user_col_all = pa.array(users)
     for system, name in ((0, "fullbas"), (1, "simplebas")):
         idx = order[runs["system"][order] == system]
+        idx = idx[_first_of_each(runs, idx, per_second=system == 1)]  # only injected duplicates may repeat
         group = utc_day[idx]
         paths = [fullbas_path(d) if system == 0 else simplebas_path(d) for d in days]
         kinds_t = FULLBAS_BAD_KINDS if system == 0 else SIMPLEBAS_BAD_KINDS
@@ -351,6 +354,14 @@ def generate_bas(
         res.flagged[source]["unknown_org"] = int((org_idx[take] >= n_known).sum())
         res.bad_by_file.update(count_by_file(paths, group[bad_rows], kinds_t, kinds))
     return res
+
+
+def _first_of_each(runs: dict, idx: np.ndarray, per_second: bool) -> np.ndarray:
+    """Positions (sorted) of the first run of each distinct (user, org, statement month, time) among idx."""
+    stamp = runs["utc_1e4"][idx] // (10_000 if per_second else 1)
+    keys = np.stack([runs["user"][idx], runs["org"][idx], runs["stmt_month"][idx], stamp], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return np.sort(first)
 
 
 def _pick_case(
