@@ -8,7 +8,9 @@ import duckdb
 from revcast.warehouse import table_columns, table_name
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "TRUE", params=None, preview: int = 5) -> dict:
+def table_metadata(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "TRUE", params=None, preview: int = 5
+) -> dict:
     """Row count, column schema and a preview of `table` (optionally filtered by a parameterised where)."""
     table = table_name(table)
     rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params or []).fetchall()[0][0]

@@ -59,7 +59,6 @@ def _context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -75,7 +74,9 @@ def _suite(name: str):
     raw = load_suite_config(name)
     suite = gx.ExpectationSuite(name=raw["name"], meta=raw.get("meta", {}))
     for item in raw["expectations"]:
-        suite.add_expectation_configuration(ExpectationConfiguration(type=item["type"], kwargs=item["kwargs"]))
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(type=item["type"], kwargs=item["kwargs"])
+        )
     return suite
 
 

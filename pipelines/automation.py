@@ -1,6 +1,5 @@
 """Jobs, schedules and sensors: nightly ingest of yesterday, and a sensor for new landing files."""
 
-
 import json
 import os
 

@@ -1,17 +1,18 @@
 """The revcast code location: every asset, check, job, schedule and sensor, with the default resources."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from assets.usage.ingest import usage_records
-from pipelines.automation import jobs, schedules, sensors
+from assets import bas, invoices, usage
+from pipelines import automation
 from resources import default_resources
 
+GROUPS = (usage, bas, invoices)
+
 defs = dg.Definitions(
-    assets=[usage_records],
-    jobs=jobs,
-    schedules=schedules,
-    sensors=sensors,
+    assets=[a for group in GROUPS for a in group.assets],
+    asset_checks=[c for group in GROUPS for c in group.asset_checks],
+    jobs=[*automation.jobs, *(j for group in GROUPS for j in group.jobs)],
+    schedules=[*automation.schedules, *(s for group in GROUPS for s in group.schedules)],
+    sensors=automation.sensors,
     resources=default_resources(),
 )

@@ -10,7 +10,14 @@ from revcast.config import quarantine_threshold
 
 
 def expectations_check(
-    con: duckdb.DuckDBPyConnection, *, asset: str, check: str, suite: str, table: str, where: str, params: list
+    con: duckdb.DuckDBPyConnection,
+    *,
+    asset: str,
+    check: str,
+    suite: str,
+    table: str,
+    where: str,
+    params: list,
 ) -> dg.AssetCheckResult:
     """Run a GE suite over the rows of `table` in the run's partition window."""
     frame = con.execute(f"SELECT * FROM {table} WHERE {where}", params).df()
@@ -21,7 +28,9 @@ def expectations_check(
         check_name=check,
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if outcome.success else "; ".join(f"{o.expectation}({o.column}): {o.unexpected_count} unexpected" for o in failed),
+        description=None
+        if outcome.success
+        else "; ".join(f"{o.expectation}({o.column}): {o.unexpected_count} unexpected" for o in failed),
         metadata={
             "rows_validated": outcome.rows,
             "expectations": len(outcome.outcomes),
@@ -32,7 +41,13 @@ def expectations_check(
 
 
 def quarantine_share_check(
-    con: duckdb.DuckDBPyConnection, *, asset: str, check: str, source: str, quarantine_table: str, keys: list[str]
+    con: duckdb.DuckDBPyConnection,
+    *,
+    asset: str,
+    check: str,
+    source: str,
+    quarantine_table: str,
+    keys: list[str],
 ) -> dg.AssetCheckResult:
     """Fail when a partition's quarantined share of lines exceeds the threshold; name files and reasons."""
     threshold = quarantine_threshold()

@@ -1,6 +1,5 @@
 """usage_records: daily usage exports from the landing zone to clean.usage, bad lines to quarantine.usage."""
 
-
 import dagster as dg
 
 from assets.metadata import table_metadata
@@ -41,7 +40,10 @@ class IngestConfig(dg.Config):
     ],
 )
 def usage_records(
-    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource, landing: LandingZoneResource
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    warehouse: WarehouseResource,
+    landing: LandingZoneResource,
 ) -> dg.MaterializeResult:
     """Daily product usage in long form (account, metric, day, quantity) in clean.usage; bad lines quarantined."""
     keys = context.partition_keys

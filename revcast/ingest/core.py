@@ -149,7 +149,9 @@ def write_partitions(
     con.register("_audit_batch", audit)
     try:
         with transaction(con):
-            con.execute(f"DELETE FROM {clean_table} WHERE {partition_expr} IN (SELECT unnest(?))", [report.loaded])
+            con.execute(
+                f"DELETE FROM {clean_table} WHERE {partition_expr} IN (SELECT unnest(?))", [report.loaded]
+            )
             con.execute(
                 f"DELETE FROM {quarantine_table} WHERE partition_key IN (SELECT unnest(?))", [report.loaded]
             )
@@ -183,4 +185,3 @@ def quarantine_summary(
         "WHERE partition_key IN (SELECT unnest(?)) GROUP BY why ORDER BY n DESC, why LIMIT ?",
         [list(keys), top],
     ).fetchall()
-

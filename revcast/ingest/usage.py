@@ -129,9 +129,9 @@ def _wide_sql(layout: UsageLayout) -> tuple[str, str]:
 def _long_sql(layout: UsageLayout) -> tuple[str, str]:
     p = layout.positions
     fields = f"""
-        {_FIELD.format(p['usage_date'])} AS date_txt, {_FIELD.format(p['account_id'])} AS account_txt,
-        {_FIELD.format(p['metric'])} AS metric_txt, {_FIELD.format(p['quantity'])} AS quantity_txt,
-        {_FIELD.format(p['unit'])} AS unit_txt"""
+        {_FIELD.format(p["usage_date"])} AS date_txt, {_FIELD.format(p["account_id"])} AS account_txt,
+        {_FIELD.format(p["metric"])} AS metric_txt, {_FIELD.format(p["quantity"])} AS quantity_txt,
+        {_FIELD.format(p["unit"])} AS unit_txt"""
     typed = "TRY_CAST(quantity_txt AS DOUBLE) AS quantity_value"
     rules = ",".join(
         [
@@ -155,7 +155,8 @@ def _judge_sql(
     layout: UsageLayout, fields: str, typed: str, rules: str, key: str, long_rows: str
 ) -> tuple[str, str]:
     """Split lines into fields, type them, collect every failed rule, then flag duplicate keys."""
-    return f"""
+    return (
+        f"""
     CREATE OR REPLACE TEMP TABLE _judged AS
     WITH split AS (
         SELECT source_file, line_number, partition_key, partition_date, line, string_split(line, ',') AS f,
@@ -186,11 +187,13 @@ def _judge_sql(
     SELECT * REPLACE (
         CASE WHEN dup_rank > 1 THEN format('duplicate key of line {{}}', first_line) ELSE reason END AS reason
     ) FROM ranked
-    """, f"""
+    """,
+        f"""
     CREATE OR REPLACE TEMP TABLE _accepted_long AS
     WITH accepted AS (SELECT * FROM _judged WHERE reason = '')
     {long_rows}
-    """
+    """,
+    )
 
 
 def _read_partition_lines(partitions: Sequence[tuple[str, list[Path]]]) -> dict[UsageLayout, list[pa.Table]]:
@@ -222,7 +225,9 @@ def parse_usage(partitions: Sequence[tuple[str, list[Path]]]) -> ParsedBatch:
         clean, quarantine, judged = [], [], []
         for layout, tables in _read_partition_lines(partitions).items():
             con.register("_lines_raw", pa.concat_tables(tables))
-            con.execute("CREATE OR REPLACE TEMP VIEW _lines AS SELECT *, partition_key::DATE AS partition_date FROM _lines_raw")
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW _lines AS SELECT *, partition_key::DATE AS partition_date FROM _lines_raw"
+            )
             params = {"missing": MISSING_ACCOUNT_TOKENS}
             if layout.kind == "long":
                 params["counted"] = sorted(COUNTED_METRICS)
@@ -233,13 +238,17 @@ def parse_usage(partitions: Sequence[tuple[str, list[Path]]]) -> ParsedBatch:
                 con.sql(
                     "SELECT account_id, metric, usage_date, quantity, unit, source_file FROM _accepted_long "
                     "ORDER BY usage_date, metric, account_id"
-                ).to_arrow_table().cast(CLEAN_SCHEMA)
+                )
+                .to_arrow_table()
+                .cast(CLEAN_SCHEMA)
             )
             quarantine.append(
                 con.sql(
                     "SELECT partition_key, source_file, line_number, line AS raw_line, reason FROM _judged "
                     "WHERE reason <> '' ORDER BY source_file, line_number"
-                ).to_arrow_table().cast(QUARANTINE_SCHEMA)
+                )
+                .to_arrow_table()
+                .cast(QUARANTINE_SCHEMA)
             )
             judged.append(
                 con.sql(

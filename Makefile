@@ -1,0 +1,36 @@
+# revcast: the README's commands. `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export TF_CPP_MIN_LOG_LEVEL := 2
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install demo test ui bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	@echo "[install] creating $(VENV) and installing revcast (first time: a few minutes, TensorFlow is large)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m revcast.cli demo
+
+test: install
+	$(PY) -m pytest
+
+ui: install
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: install
+	$(PY) bench/ingest.py
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf data/landing warehouse/*.duckdb* warehouse/models warehouse/reports

@@ -1,0 +1,6 @@
+"""The `bas` group (see DESIGN.md)."""
+
+assets: list = []
+asset_checks: list = []
+jobs: list = []
+schedules: list = []
