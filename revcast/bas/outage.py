@@ -27,6 +27,7 @@ GRID_COLUMNS = [
     "window",
     "expected_runs",
     "expected_runtime_seconds",
+    "expected_runs_with_margin",
     "months_observed",
     "months_with_day",
 ]
@@ -51,11 +52,12 @@ def _hourly_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(full, fill_value=0)
 
 
-def _forward_window_sum(values: np.ndarray, window_hours: int) -> np.ndarray:
-    """Sum of each hour and the next `window_hours - 1` hours (hours past the end count as zero)."""
+def _window_sum(values: np.ndarray, window_hours: int, margin_hours: int = 0) -> np.ndarray:
+    """Sum over each hour's window [hour - margin, hour + window + margin) (hours outside the range are zero)."""
     cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
     start = np.arange(len(values))
-    return cumulative[np.minimum(start + window_hours, len(values))] - cumulative[start]
+    upper = np.minimum(start + window_hours + margin_hours, len(values))
+    return cumulative[upper] - cumulative[np.maximum(start - margin_hours, 0)]
 
 
 def _months_observed(runs: pd.DataFrame, hours: pd.DatetimeIndex) -> pd.DataFrame:
@@ -69,15 +71,23 @@ def _months_observed(runs: pd.DataFrame, hours: pd.DatetimeIndex) -> pd.DataFram
     return out.assign(months_observed=n_months - out["cut_off"])[["months_observed", "months_with_day"]]
 
 
-def outage_window_grid(runs: pd.DataFrame, system: str | None = None, window_hours: int = 2) -> pd.DataFrame:
-    """Expected impact of every (day of month 1..31, start hour 0..23) window per month; columns `GRID_COLUMNS`."""
+def outage_window_grid(
+    runs: pd.DataFrame, system: str | None = None, window_hours: int = 2, margin_hours: int = 2
+) -> pd.DataFrame:
+    """Expected impact of every (day of month 1..31, start hour 0..23) window per month; columns `GRID_COLUMNS`.
+
+    `expected_runs_with_margin` also counts `margin_hours` either side: the runs at risk if the work overruns.
+    """
     if not 1 <= window_hours <= 24:
         raise ValueError(f"window_hours must be 1..24, got {window_hours}")
     runs = for_system(runs, system)
     runs = runs.assign(runtime_seconds=runs.get("runtime_seconds", np.nan))
     hourly = _hourly_counts(runs)
-    impact = _forward_window_sum(hourly[["runs", "runtime"]].to_numpy(dtype=float), window_hours)
-    per_start = pd.DataFrame(impact, columns=["runs", "runtime"])
+    values = hourly[["runs", "runtime"]].to_numpy(dtype=float)
+    margin = _window_sum(values[:, :1], window_hours, margin_hours)
+    per_start = pd.DataFrame(
+        np.hstack([_window_sum(values, window_hours), margin]), columns=["runs", "runtime", "margin"]
+    )
     keys = [hourly.index.day.rename("day_of_month"), hourly.index.hour.rename("start_hour")]
     grid = (
         per_start.groupby(keys)
@@ -100,6 +110,7 @@ def outage_window_grid(runs: pd.DataFrame, system: str | None = None, window_hou
         + end_hour.astype(str).str.zfill(2)
         + ":00",
         expected_runs=(grid["runs"] / months).fillna(0.0),
+        expected_runs_with_margin=(grid["margin"] / months).fillna(0.0),
         expected_runtime_seconds=(grid["runtime"] / months).fillna(0.0) if timed else np.nan,
     )[GRID_COLUMNS]
 
@@ -118,17 +129,22 @@ def recommend_outage_windows(
     top: int = 5,
     avoid_days: Iterable[int] = DEFAULT_AVOID_DAYS,
     score: str = "runs",
+    margin_hours: int = 2,
+    one_per_day: bool = True,
 ) -> pd.DataFrame:
     """The `top` least disruptive windows, ranked ascending by expected runs (or `score="runtime"`) per month.
 
     Windows on or wrapping into `avoid_days` (default: the 21st and 28th deadlines and the 3 days before each)
-    are excluded; ties break on the other measure, then the earliest day and hour. Adds `rank`.
+    are excluded. Ties break on the runs within `margin_hours` around the window, then the other measure, then
+    the earliest day and hour. With `one_per_day` the list offers the best window of five different days
+    rather than five overlapping starts on the same night. Adds `rank`.
     """
-    grid = outage_window_grid(runs, system, window_hours)
+    grid = outage_window_grid(runs, system, window_hours, margin_hours)
     primary = {"runs": "expected_runs", "runtime": "expected_runtime_seconds"}[score]
     secondary = "expected_runtime_seconds" if score == "runs" else "expected_runs"
-    allowed = grid.loc[~_touches_avoided_day(grid, avoid_days)]
-    ranked = allowed.sort_values([primary, secondary, "day_of_month", "start_hour"], kind="mergesort").head(
-        top
-    )
+    order = [primary, "expected_runs_with_margin", secondary, "day_of_month", "start_hour"]
+    allowed = grid.loc[~_touches_avoided_day(grid, avoid_days)].sort_values(order, kind="mergesort")
+    if one_per_day:
+        allowed = allowed.drop_duplicates("day_of_month")
+    ranked = allowed.head(top)
     return ranked.assign(rank=np.arange(1, len(ranked) + 1)).reset_index(drop=True)

@@ -88,13 +88,21 @@ def peak_hourly_load(hourly: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("system").reset_index()
 
 
+CALENDAR_PERIODS = (7.0, 30.44, 91.31, 365.25)  # week, month, quarter, year in days
+
+
 def _harmonic_mask(periods: np.ndarray, power: np.ndarray, tolerance: float = 0.04) -> np.ndarray:
-    """True where a period is ~1/2..1/6 of another candidate with at least a fifth of its power (a harmonic)."""
+    """True where a period is ~1/2..1/6 of another candidate with at least a fifth of its power (a harmonic).
+
+    Calendar cycles (week, month, quarter, year) are never treated as harmonics: a monthly deadline cycle is
+    also the third harmonic of a quarterly one, and the business knows both exist.
+    """
     ratio = periods[None, :] / periods[:, None]
     multiple = np.round(ratio)
     near = (multiple >= 2) & (multiple <= 6) & (np.abs(ratio - multiple) <= tolerance * multiple)
     strong = power[None, :] >= 0.2 * power[:, None]
-    return (near & strong).any(axis=1)
+    calendar = (np.abs(periods[:, None] / np.array(CALENDAR_PERIODS)[None, :] - 1) <= tolerance).any(axis=1)
+    return (near & strong).any(axis=1) & ~calendar
 
 
 def _seasonal_strength(values: np.ndarray, period: float) -> float:
@@ -112,10 +120,13 @@ def detect_periods(
 ) -> pd.DataFrame:
     """Dominant cycles (days) in a daily series: periodogram of the linearly detrended series, harmonics dropped.
 
+    A date-indexed series is completed to every day (missing days are zero runs).
     Columns: rank, period_days, power, relative_power (to the strongest kept peak), stl_seasonal_strength.
     The spectrum is zero-padded 8x (Hann window) so a 30.4-day month or a 7-day week is read off precisely;
     peaks weaker than `min_relative_power` of the strongest are leakage or noise and are dropped.
     """
+    if isinstance(daily.index, pd.DatetimeIndex):
+        daily = daily.sort_index().asfreq("D", fill_value=0.0)
     values = np.asarray(daily, dtype=float)
     freqs, power = periodogram(detrend(values, type="linear"), fs=1.0, window="hann", nfft=8 * len(values))
     usable = (freqs > 0) & (freqs <= 1.0 / min_period_days) & (freqs >= 2.0 / len(values))
@@ -156,12 +167,15 @@ def forecast_daily_load(daily: pd.Series, horizon_days: int = 92) -> pd.DataFram
     """Next days' load with 80/95% intervals: linear trend + ARMA(1,1) errors + weekly and month-day Fourier terms.
 
     `daily` is indexed by date. SARIMAX (statsmodels) keeps the weekday pattern and the lodgement-deadline
-    cycle of the calendar month; bounds and point are floored at zero. Columns: date, forecast,
+    cycle of the calendar month; the regression terms live in the state vector (fast, and their
+    uncertainty is in the intervals). Bounds and point are floored at zero. Columns: date, forecast,
     lower_80, upper_80, lower_95, upper_95.
     """
     history = daily.astype(float).asfreq("D", fill_value=0.0)
     future = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon_days, freq="D")
-    model = SARIMAX(history, exog=_calendar_terms(history.index), order=(1, 0, 1), trend="ct")
+    model = SARIMAX(
+        history, exog=_calendar_terms(history.index), order=(1, 0, 1), trend="ct", mle_regression=False
+    )
     fitted = model.fit(disp=False, maxiter=200)
     prediction = fitted.get_forecast(horizon_days, exog=_calendar_terms(future))
     out = pd.DataFrame({"date": future, "forecast": prediction.predicted_mean.to_numpy()})

@@ -323,7 +323,7 @@ def test_capacity_forecast_scales_peak_hour_by_its_share_of_the_day() -> None:
     daily = out.loc[out["quantity"].eq("daily_load")].reset_index(drop=True)
     peak = out.loc[out["quantity"].eq("peak_hour_load")].reset_index(drop=True)
     assert out["peak_hour_share"].iloc[0] == pytest.approx(0.75)
-    assert daily["forecast"].to_numpy() == pytest.approx(4.0, abs=0.05)
+    assert daily["forecast"].to_numpy() == pytest.approx(4.0, abs=0.1)
     assert peak["upper_95"].to_numpy() == pytest.approx(0.75 * daily["upper_95"].to_numpy())
 
 
@@ -365,7 +365,12 @@ def test_outage_window_finds_the_quiet_window_and_skips_deadline_days() -> None:
     assert best["expected_runs"].is_monotonic_increasing
     assert not best["day_of_month"].isin(lodgement_deadline_days()).any()
 
-    unconstrained = recommend_outage_windows(runs, FULLBAS, avoid_days=())
+    assert best["day_of_month"].is_unique  # one window per day by default
+    assert best["expected_runs"].iloc[1] == pytest.approx(
+        1.0
+    )  # 31st 23:00: Jan 2 + Feb none + Mar 1 (data ends)
+
+    unconstrained = recommend_outage_windows(runs, FULLBAS, avoid_days=(), one_per_day=False)
     assert unconstrained[["day_of_month", "start_hour"]].iloc[:3].values.tolist() == [
         [20, 1],
         [20, 2],
@@ -389,11 +394,30 @@ def test_outage_window_wraps_midnight_and_counts_missing_days_as_zero() -> None:
 
 
 def test_outage_window_excludes_windows_wrapping_into_an_avoided_day() -> None:
-    runs = _hourly_runs("2021-01-01", "2021-03-31 23:00", lambda h: (h.day == 17) & (h.hour == 23))
-    best = recommend_outage_windows(runs, FULLBAS, avoid_days=lodgement_deadline_days(days_before=3), top=3)
-    assert not ((best["day_of_month"] == 17) & (best["start_hour"] == 23)).any()  # would run into the 18th
-    best = recommend_outage_windows(runs, FULLBAS, avoid_days=(), top=1)
-    assert best[["day_of_month", "start_hour"]].iloc[0].tolist() == [17, 22]
+    # Quiet from 22:00 on the 17th to 01:00 on the 18th: 22:00-24:00 is allowed, 23:00-01:00 runs into the 18th.
+    def quiet(h: pd.DatetimeIndex) -> np.ndarray:
+        return ((h.day == 17) & (h.hour >= 22)) | ((h.day == 18) & (h.hour == 0))
+
+    runs = _hourly_runs("2021-01-01", "2021-03-31 23:00", quiet)
+    best = recommend_outage_windows(runs, FULLBAS, top=3, one_per_day=False)
+    assert best[["day_of_month", "start_hour", "window"]].iloc[0].tolist() == [17, 22, "22:00-00:00"]
+    assert not ((best["day_of_month"] == 17) & (best["start_hour"] == 23)).any()
+    free = recommend_outage_windows(runs, FULLBAS, avoid_days=(), top=2, one_per_day=False)
+    assert free[["day_of_month", "start_hour"]].values.tolist() == [[17, 22], [17, 23]]
+    assert free["wraps_midnight"].tolist() == [False, True]
+
+
+def test_outage_window_ties_break_on_the_quieter_margin() -> None:
+    # 00:00-02:00 is empty on the 3rd and the 9th; the 3rd is earlier but has 4 extra runs at 23:00 on the 2nd
+    # (January only), inside its 2-hour margin.
+    runs = _hourly_runs("2021-01-01", "2021-03-31 23:00", lambda h: h.day.isin([3, 9]) & (h.hour < 2))
+    busy_evening = _hourly_runs("2021-01-02 23:00", "2021-01-02 23:00").loc[[0, 0, 0, 0]]
+    both = pd.concat([runs, busy_evening], ignore_index=True)
+    best = recommend_outage_windows(both, FULLBAS, top=2)
+    assert best[["day_of_month", "start_hour"]].values.tolist() == [[9, 0], [3, 0]]
+    assert best["expected_runs"].tolist() == [0, 0]
+    # margin 22:00-04:00: 22, 23, 02, 03 -> 4 runs a month, plus 4 / 3 months on the 3rd
+    assert best["expected_runs_with_margin"].tolist() == [pytest.approx(4.0), pytest.approx(4 + 4 / 3)]
 
 
 def test_lodgement_deadline_days_default_and_parameters() -> None:
@@ -407,7 +431,7 @@ def test_lodgement_deadline_days_default_and_parameters() -> None:
 def _segment_fixture() -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = []
     rows += [(f"2021-{m:02d}-10 00:00", "u1", "monthly", 1) for m in range(1, 8)]
-    rows += [(f"2021-{m:02d}-20 00:00", "u2", "quarterly", 1) for m in (1, 4, 7, 10)]
+    rows += [(f"2021-{m:02d}-20 00:00", "u2", "quarterly", 1) for m in (2, 4, 7, 10)]  # deadline months
     rows += [("2021-06-01 00:00", "u3", "occasional", 1)]
     rows += [(f"2021-03-0{d} 00:{k:02d}", "u4", "heavy", 1) for d in (1, 2) for k in range(0, 60, 5)]
     orgs = organisations(
