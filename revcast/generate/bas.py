@@ -358,9 +358,15 @@ def generate_bas(
 
 def _first_of_each(runs: dict, idx: np.ndarray, per_second: bool) -> np.ndarray:
     """Positions (sorted) of the first run of each distinct (user, org, statement month, time) among idx."""
-    stamp = runs["utc_1e4"][idx] // (10_000 if per_second else 1)
-    keys = np.stack([runs["user"][idx], runs["org"][idx], runs["stmt_month"][idx], stamp], axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    stamp = (runs["utc_1e4"][idx] // (10_000 if per_second else 1)).astype(np.uint64)
+    h = stamp * np.uint64(0x9E3779B97F4A7C15)  # 64-bit mix of the key; a collision is astronomically unlikely
+    for part, mult in (
+        ("user", 0xC2B2AE3D27D4EB4F),
+        ("org", 0x165667B19E3779F9),
+        ("stmt_month", 0x27D4EB2F165667C5),
+    ):
+        h = (h ^ (runs[part][idx].astype(np.uint64) * np.uint64(mult))) * np.uint64(0x94D049BB133111EB)
+    _, first = np.unique(h, return_index=True)
     return np.sort(first)
 
 
