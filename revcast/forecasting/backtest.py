@@ -193,8 +193,8 @@ def run_tournament(
         bt, failed = backtest_with_failures(make, data, h, n_folds, step, model_name=name)
         bts.append(bt)
         fails.append(failed)
-    failures = pd.concat(fails, ignore_index=True)
-    backtests = pd.concat(bts, ignore_index=True)
+    failures = pd.concat([f for f in fails if len(f)] or fails[:1], ignore_index=True)
+    backtests = pd.concat([b for b in bts if len(b)] or bts[:1], ignore_index=True)
     # a (series, model) that failed on any fold is not comparable with the others: drop all its folds
     failed_pairs = failures[["unique_id", "model"]].drop_duplicates().assign(_failed=True)
     backtests = backtests.merge(failed_pairs, on=["unique_id", "model"], how="left")

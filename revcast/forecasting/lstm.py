@@ -1,6 +1,8 @@
 """The seed's LSTM, done honestly: scaler fitted inside fit, time-ordered validation, direct multi-step output.
 
-Design: one network per series. Input = the previous `lags` standardised values; two LSTM layers with
+Design: one network per series. Input = the previous `lags` values, standardised with the training
+window's mean/std and (when `relative`, the default) shifted so the window's last value is 0, which lets
+the net follow a trend beyond the training range; the targets get the same shift. Two LSTM layers with
 Dropout; Dense(horizon) emits all `horizon` steps at once (direct strategy, no error feedback), so
 predict(h) needs h <= horizon. Training windows are split in time order: the last `val_frac` of them form
 the validation tail used for early stopping (restore best weights) and for the intervals, which are
@@ -55,6 +57,7 @@ class LSTMForecaster(Forecaster):
         val_frac: float = 0.2,
         min_val: int = 8,
         pool: int = 3,
+        relative: bool = True,
         seed: int = 42,
         name: str = "lstm",
     ) -> None:
@@ -70,6 +73,7 @@ class LSTMForecaster(Forecaster):
         self.val_frac = val_frac
         self.min_val = min_val
         self.pool = pool
+        self.relative = relative
         self.seed = seed
         self.name = name
 
@@ -91,6 +95,7 @@ class LSTMForecaster(Forecaster):
             "val_frac": self.val_frac,
             "min_val": self.min_val,
             "pool": self.pool,
+            "relative": self.relative,
             "seed": self.seed,
             "name": self.name,
         }
@@ -120,7 +125,6 @@ class LSTMForecaster(Forecaster):
     def _fit(self, df: pd.DataFrame) -> None:
         import tensorflow as tf
 
-        tf.keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
         self.nets_: dict[str, Any] = {}
         self.state_: dict[str, dict[str, Any]] = {}
@@ -129,13 +133,17 @@ class LSTMForecaster(Forecaster):
             y = part["y"].to_numpy(dtype=float)
             if not np.isfinite(y).all():
                 raise ValueError(f"series {uid!r} has non-finite values")
+            n_windows = len(y) - self.lags - self.horizon + 1
+            n_val = max(self.min_val, int(round(self.val_frac * n_windows)))
+            if n_windows - n_val < self.min_val:
+                need = self.lags + self.horizon + 2 * self.min_val - 1
+                raise ValueError(f"series {uid!r} too short for the LSTM: {len(y)} days, need >= {need}")
             mean, std = float(y.mean()), float(y.std())
             std = std if std > 0 else 1.0
             x, t = lag_windows((y - mean) / std, self.lags, self.horizon)
-            n_val = max(self.min_val, int(round(self.val_frac * len(x))))
-            if len(x) - n_val < self.min_val:
-                need = self.lags + self.horizon + 2 * self.min_val - 1
-                raise ValueError(f"series {uid!r} too short for the LSTM: {len(y)} days, need >= {need}")
+            anchor = x[:, -1:] if self.relative else np.zeros((len(x), 1))
+            x, t = x - anchor, t - anchor
+            tf.keras.utils.set_random_seed(self.seed)  # per series: a net does not depend on its neighbours
             net = self._network(self.units_for(uid))
             stop = tf.keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True
@@ -150,8 +158,7 @@ class LSTMForecaster(Forecaster):
                 callbacks=[stop],
                 verbose=0,
             )
-            val_hat = self._run(net, x[-n_val:]) * std + mean
-            resid = t[-n_val:] * std + mean - val_hat
+            resid = (t[-n_val:] - self._run(net, x[-n_val:])) * std
             self.nets_[uid] = net
             self.state_[uid] = {
                 "mean": mean,
@@ -172,7 +179,10 @@ class LSTMForecaster(Forecaster):
         for uid in self.windows_.index:
             st = self.state_[str(uid)]
             z = (np.asarray(st["window"]) - st["mean"]) / st["std"]
-            point = self._run(self.nets_[str(uid)], z[None, :])[0, :h] * st["std"] + st["mean"]
+            anchor = z[-1] if self.relative else 0.0
+            point = (self._run(self.nets_[str(uid)], z[None, :] - anchor)[0, :h] + anchor) * st["std"] + st[
+                "mean"
+            ]
             yhat.append(point)
             for k in QUANTILES:
                 bounds[k].append(point + np.asarray(st["quantiles"][k][:h]))

@@ -104,7 +104,7 @@ class ETS(_PerSeries):
         )
 
     def _fit_one(self, y: pd.Series) -> Any:
-        return self._model(y).fit(disp=False, maxiter=200)
+        return self._model(y).fit(disp=False, maxiter=1000)
 
     def _rebuild_one(self, y: pd.Series, params: np.ndarray) -> Any:
         return self._model(y).smooth(params)
