@@ -8,11 +8,18 @@ memory work. The parsed rows land in one DuckDB temporary table; ``InvoiceBatch.
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
+from revcast.ingest.core import QUARANTINE_SCHEMA as INGEST_QUARANTINE_SCHEMA
+from revcast.ingest.core import ParsedBatch
 
 # logical field -> accepted spellings in the raw files (key drift between monthly exports)
 KEY_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -176,7 +183,10 @@ def _parse_sql(table: str) -> str:
                  WHEN views_f IS NULL THEN 'non-numeric times_viewed'
                  WHEN views_f <> floor(views_f) OR views_f < 0 OR TRY_CAST(views_f AS BIGINT) IS NULL THEN 'invalid times_viewed ' || views_s END,
             CASE WHEN invoice_date IS NULL THEN 'invalid date ' || concat_ws('-', coalesce(year_s, '?'),
-                 lpad(coalesce(month_s, '?'), 2, '0'), lpad(coalesce(day_s, '?'), 2, '0')) END
+                 lpad(coalesce(month_s, '?'), 2, '0'), lpad(coalesce(day_s, '?'), 2, '0'))
+                 WHEN $month_start IS NOT NULL AND date_trunc('month', invoice_date) <> CAST($month_start AS DATE)
+                 THEN 'invoice_date ' || strftime(invoice_date, '%Y-%m-%d') || ' outside partition month '
+                      || strftime(CAST($month_start AS DATE), '%Y-%m') END
         ), '') AS reason
         FROM typed
     )
@@ -204,10 +214,12 @@ def read_invoice_file(
     *,
     price_range: tuple[float, float] = (0.0, 10_000.0),
     source_file: str | None = None,
+    partition_month: date | None = None,
 ) -> InvoiceBatch:
     """Parse one invoice file into clean and quarantined rows; raise InvoiceFileError if the file is unusable.
 
-    ``source_file`` (lineage column) defaults to ``str(path)``. Quarantine reasons of one record are joined
+    ``source_file`` (lineage column) defaults to ``str(path)``. With ``partition_month`` (any day of it), a
+    record dated outside that month is quarantined (``invoice_date ... outside partition month YYYY-MM``). Quarantine reasons of one record are joined
     with ``'; '``; ``raw_record`` is the record's JSON re-serialised compactly by DuckDB.
     """
     path = Path(path)
@@ -222,6 +234,7 @@ def read_invoice_file(
         "hi": hi,
         "range_reason": f"price outside [{_fmt(lo)}, {_fmt(hi)}]",
         "source_file": source_file if source_file is not None else str(path),
+        "month_start": partition_month.replace(day=1) if partition_month is not None else None,
     }
     try:
         n = _check_keys(con, path)
@@ -247,4 +260,91 @@ def read_invoice_file(
         rows_read=n,
         rows_clean=int(rows_clean),
         rows_quarantined=int(rows_quarantined),
+    )
+
+
+PARSER_VERSION = "invoices/1"
+PARTITION_EXPR = "strftime(invoice_date, '%Y-%m')"  # clean.invoices rows -> monthly partition key
+
+
+def parse_invoice_partitions(
+    con: duckdb.DuckDBPyConnection,
+    partitions: Sequence[tuple[str, list[Path]]],
+    *,
+    price_range: tuple[float, float] = (0.0, 10_000.0),
+) -> ParsedBatch:
+    """`write_partitions`' parse contract for monthly invoice files (partition key YYYY-MM).
+
+    Each file goes through ``read_invoice_file`` with its partition month, so a record dated outside the
+    month is quarantined; record numbers become the quarantine's line numbers.
+    """
+    clean: list[pa.Table] = []
+    quarantine: list[pa.Table] = []
+    counts: list[dict[str, object]] = []
+    for key, files in partitions:
+        month = datetime.strptime(key, "%Y-%m").date()
+        read = kept = dropped = 0
+        for path in files:
+            batch = read_invoice_file(con, path, price_range=price_range, partition_month=month)
+            try:
+                clean.append(batch.clean.to_arrow_table())
+                quarantine.append(
+                    con.sql(
+                        "SELECT CAST($key AS VARCHAR) AS partition_key, source_file, "
+                        "record_number AS line_number, raw_record AS raw_line, reason "
+                        f"FROM {batch.table} WHERE reason IS NOT NULL ORDER BY record_number",
+                        params={"key": key},
+                    ).to_arrow_table()
+                )
+            finally:
+                batch.drop(con)
+            read, kept, dropped = (
+                read + batch.rows_read,
+                kept + batch.rows_clean,
+                dropped + batch.rows_quarantined,
+            )
+        counts.append(
+            {
+                "partition_key": key,
+                "lines_read": read,
+                "lines_clean": kept,
+                "lines_quarantined": dropped,
+                "rows_written": kept,
+            }
+        )
+    clean_schema = pa.schema([(name, _ARROW_TYPES[sql]) for name, sql in CLEAN_SCHEMA.items()])
+    return ParsedBatch(
+        clean=pa.concat_tables([t.cast(clean_schema) for t in clean])
+        if clean
+        else clean_schema.empty_table(),
+        quarantine=pa.concat_tables([t.cast(INGEST_QUARANTINE_SCHEMA) for t in quarantine])
+        if quarantine
+        else INGEST_QUARANTINE_SCHEMA.empty_table(),
+        counts=pa.Table.from_pylist(counts, schema=_COUNTS_SCHEMA),
+    )
+
+
+_ARROW_TYPES = {
+    "DATE": pa.date32(),
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+    "DOUBLE": pa.float64(),
+}
+_COUNTS_SCHEMA = pa.schema(
+    [
+        ("partition_key", pa.string()),
+        ("lines_read", pa.int64()),
+        ("lines_clean", pa.int64()),
+        ("lines_quarantined", pa.int64()),
+        ("rows_written", pa.int64()),
+    ]
+)
+
+
+def default_price_range() -> tuple[float, float]:
+    """The sane price range (env REVCAST_INVOICE_PRICE_MIN / REVCAST_INVOICE_PRICE_MAX, default 0..10000)."""
+    return (
+        float(os.environ.get("REVCAST_INVOICE_PRICE_MIN", "0")),
+        float(os.environ.get("REVCAST_INVOICE_PRICE_MAX", "10000")),
     )

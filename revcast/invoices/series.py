@@ -42,6 +42,8 @@ FEATURE_COLUMNS = [
     "views_mean_prev_30d",
 ]
 
+ADDITIVE_MEASURES = ("revenue", "purchases", "views")  # 'all' = sum of the countries for these
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -175,3 +177,68 @@ def top_countries(
         {"n": int(n), "start": start, "end": end},
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def ingested_range(con: duckdb.DuckDBPyConnection, source: str = "invoices") -> tuple[date, date] | None:
+    """First day of the first and last day of the last month ingested (audit.ingest_runs), or None."""
+    rows = con.execute(
+        "SELECT min(partition_key), max(partition_key) FROM audit.ingest_runs WHERE source = ?", [source]
+    ).fetchall()
+    first, last = rows[0]
+    if first is None:
+        return None
+    start = date.fromisoformat(f"{first}-01")
+    last_start = date.fromisoformat(f"{last}-01")
+    nxt = date(last_start.year + (last_start.month == 12), last_start.month % 12 + 1, 1)
+    return start, date.fromordinal(nxt.toordinal() - 1)
+
+
+def series_completeness(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, *, daily: str = "features.invoice_daily_revenue"
+) -> list[tuple[str, int, int, date | None, date | None]]:
+    """Series that are not exactly one row per day of [start, end]: (unique_id, rows, days, first, last)."""
+    return con.execute(
+        f"""
+        SELECT unique_id, count(*) AS n, count(DISTINCT ds) AS days, min(ds), max(ds)
+        FROM {quote_table(daily)} GROUP BY unique_id
+        HAVING n <> $days OR days <> $days OR min(ds) <> $start OR max(ds) <> $end
+        ORDER BY unique_id
+        """,
+        {"start": start, "end": end, "days": (end - start).days + 1},
+    ).fetchall()
+
+
+def all_minus_countries(
+    con: duckdb.DuckDBPyConnection, *, daily: str = "features.invoice_daily_revenue", tolerance: float = 1e-9
+) -> list[tuple[date, str, float | None]]:
+    """Days where 'all' is not the sum of the countries for an additive measure: (ds, measure, all - sum).
+
+    Revenue, purchases and views add up across countries; distinct counts (invoices, streams) need not.
+    """
+    rows = con.execute(
+        f"""
+        WITH per_day AS (
+            SELECT ds,
+                {
+            ", ".join(
+                f"sum({m}) FILTER (unique_id = '{ALL}') AS all_{m}, "
+                f"sum({m}) FILTER (unique_id <> '{ALL}') AS countries_{m}"
+                for m in ADDITIVE_MEASURES
+            )
+        }
+            FROM {quote_table(daily)} GROUP BY ds
+        )
+        SELECT ds, measure, total - parts AS diff FROM (
+            {
+            " UNION ALL ".join(
+                f"SELECT ds, '{m}' AS measure, all_{m} AS total, countries_{m} AS parts FROM per_day"
+                for m in ADDITIVE_MEASURES
+            )
+        }
+        )
+        WHERE diff IS NULL OR abs(diff) > $tol * greatest(1.0, abs(total))
+        ORDER BY ds, measure
+        """,
+        {"tol": tolerance},
+    ).fetchall()
+    return [(ds, m, None if d is None else float(d)) for ds, m, d in rows]

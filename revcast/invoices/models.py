@@ -1,0 +1,455 @@
+"""Seed-002 revenue models behind the one Forecaster interface, and 30-day-sum scoring for the tournament.
+
+Every model forecasts daily revenue; the target (revenue of the 30 days after the cutoff) is the sum of
+the first 30 daily forecasts. Interval bounds of a sum come from the daily bounds assuming independent
+daily errors: half-width = sqrt(sum of squared daily half-widths) (`window_total`). MASE of a 30-day sum
+is scaled by the in-sample MAE of the previous-30-days baseline on 30-day sums over the fold's own
+training window (`thirty_day_scale`), so MASE < 1 means better than that baseline has been in-sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from revcast.forecasting.base import Forecaster, forecast_frame, normal_intervals
+from revcast.forecasting.calendar import holiday_flags
+from revcast.forecasting.metrics import score_frame
+from revcast.forecasting.statistical import ETS, SARIMAX, _daily
+from revcast.invoices.series import ALL, FEATURE_COLUMNS, revenue_features_sql
+
+WINDOW = 30
+BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+# invoice country names -> `holidays` codes; 'all' follows the dominant market (United Kingdom)
+COUNTRY_CODES: dict[str, str] = {
+    ALL: "GB", "United Kingdom": "GB", "Germany": "DE", "France": "FR", "EIRE": "IE", "Netherlands": "NL",
+    "Spain": "ES", "Belgium": "BE", "Switzerland": "CH", "Portugal": "PT", "Australia": "AU", "Norway": "NO",
+    "Channel Islands": "GB", "Italy": "IT", "Finland": "FI", "Cyprus": "CY", "Sweden": "SE", "Denmark": "DK",
+    "Austria": "AT", "Japan": "JP", "Poland": "PL", "Greece": "GR", "USA": "US", "Israel": "IL",
+    "Singapore": "SG", "Iceland": "IS", "Canada": "CA", "Lithuania": "LT", "Malta": "MT",
+    "United Arab Emirates": "AE", "Bahrain": "BH", "Hong Kong": "HK", "RSA": "ZA", "Saudi Arabia": "SA",
+    "Brazil": "BR", "Czech Republic": "CZ", "Korea": "KR", "Thailand": "TH", "Nigeria": "NG", "Bermuda": "BM",
+}  # fmt: skip
+
+
+def zero_share_guard(df: pd.DataFrame, limit: float, name: str) -> None:
+    """Raise when a series has more than `limit` zero-revenue days (too sparse for a daily model)."""
+    share = (df["y"] == 0).groupby(df["unique_id"]).mean()
+    bad = share[share > limit]
+    if len(bad):
+        uid = bad.index[0]
+        raise ValueError(
+            f"{name}: series {uid!r} too sparse: {bad.iloc[0]:.0%} zero days (limit {limit:.0%})"
+        )
+
+
+class PreviousDays(Forecaster):
+    """Seed-002 baseline: every future day = the mean of the last `window` days (30-day sum = previous 30)."""
+
+    def __init__(self, window: int = WINDOW, name: str = "previous_30_days") -> None:
+        super().__init__()
+        self.window = window
+        self.name = name
+
+    def params(self) -> dict[str, Any]:
+        return {"window": self.window, "name": self.name}
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        if (self.windows_["n"] < 2 * self.window).any():
+            raise ValueError(f"{self.name}: a series has fewer than {2 * self.window} days")
+        g = df.groupby("unique_id", sort=True)["y"]
+        self.level_ = g.apply(lambda y: y.tail(self.window).mean())
+        # sd of the daily error of this forecast, from the previous windows' in-sample errors
+        roll = g.transform(lambda y: y.shift(1).rolling(self.window).mean())
+        self.sigma_ = ((df["y"] - roll) ** 2).groupby(df["unique_id"], sort=True).mean() ** 0.5
+
+    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+        yhat = np.repeat(self.level_.to_numpy(), h)
+        sd = np.repeat(self.sigma_.fillna(0).to_numpy(), h)
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        return {"level": self.level_.tolist(), "sigma": self.sigma_.fillna(0).tolist()}
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        self.level_ = pd.Series(state["level"], index=self.windows_.index, dtype=float)
+        self.sigma_ = pd.Series(state["sigma"], index=self.windows_.index, dtype=float)
+
+
+class SameDaysLastYear(Forecaster):
+    """Seed-002 baseline: day T+k = day T+k-365 (30-day sum = the same 30 days a year earlier)."""
+
+    def __init__(self, lag: int = 365, name: str = "same_30_days_last_year") -> None:
+        super().__init__()
+        self.lag = lag
+        self.name = name
+
+    def params(self) -> dict[str, Any]:
+        return {"lag": self.lag, "name": self.name}
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        if (self.windows_["n"] < self.lag + WINDOW).any():
+            raise ValueError(f"{self.name}: a series has fewer than {self.lag + WINDOW} days (needs a year)")
+        g = df.groupby("unique_id", sort=True)["y"]
+        self.last_year_ = np.vstack([y.to_numpy()[-self.lag :] for _, y in g])
+        resid = df["y"] - g.shift(self.lag)
+        self.sigma_ = ((resid**2).groupby(df["unique_id"], sort=True).mean() ** 0.5).fillna(0)
+
+    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+        idx = np.arange(h) % self.lag
+        yhat = self.last_year_[:, idx].ravel()
+        sd = np.repeat(self.sigma_.to_numpy(), h)
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        return {"last_year": self.last_year_.tolist(), "sigma": self.sigma_.tolist()}
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        self.last_year_ = np.asarray(state["last_year"], dtype=float)
+        self.sigma_ = pd.Series(state["sigma"], index=self.windows_.index, dtype=float)
+
+
+class DenseETS(ETS):
+    """Weekly ETS that refuses series with more than `max_zero_share` zero days (sparse countries)."""
+
+    def __init__(self, max_zero_share: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_zero_share = max_zero_share
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "max_zero_share": self.max_zero_share}
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        zero_share_guard(df, self.max_zero_share, self.name)
+        super()._fit(df)
+
+
+def calendar_exog(index: pd.DatetimeIndex, country: str | None, yearly: bool) -> np.ndarray:
+    """Public holidays, the year-end closure (24 Dec - 2 Jan) and, if `yearly`, 2 Fourier pairs of the year."""
+    index = pd.DatetimeIndex(index)
+    closure = ((index.month == 12) & (index.day >= 24)) | ((index.month == 1) & (index.day <= 2))
+    cols = [holiday_flags(index, country), closure.astype(float)]
+    if yearly:
+        w = 2 * np.pi * index.dayofyear.to_numpy() / 365.25
+        cols += [np.sin(w), np.cos(w), np.sin(2 * w), np.cos(2 * w)]
+    return np.column_stack(cols)
+
+
+class HolidaySARIMAX(SARIMAX):
+    """Weekly SARIMAX with the series' country's holidays, the year-end closure and optional yearly terms.
+
+    The country of a series comes from COUNTRY_CODES by its unique_id; regressor columns that are all
+    zero in a training window (a holiday never seen) are left out for that series and remembered.
+    """
+
+    def __init__(
+        self,
+        order: tuple[int, int, int] = (1, 0, 1),
+        seasonal_order: tuple[int, int, int, int] = (1, 0, 1, 7),
+        trend: str | None = "c",
+        yearly: bool = False,
+        max_zero_share: float = 0.5,
+        name: str = "sarimax",
+    ) -> None:
+        super().__init__(order=order, seasonal_order=seasonal_order, trend=trend, country=None, name=name)
+        self.yearly = yearly
+        self.max_zero_share = max_zero_share
+
+    def params(self) -> dict[str, Any]:
+        p = super().params()
+        p.pop("country")
+        return {**p, "yearly": self.yearly, "max_zero_share": self.max_zero_share}
+
+    def _exog_uid(self, uid: str, index: pd.DatetimeIndex) -> np.ndarray:
+        return calendar_exog(index, COUNTRY_CODES.get(uid), self.yearly)
+
+    def _sm(self, y: pd.Series, exog: np.ndarray | None) -> Any:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX as _SM
+
+        return _SM(y, exog=exog, order=self.order, seasonal_order=self.seasonal_order, trend=self.trend)
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        import warnings
+
+        zero_share_guard(df, self.max_zero_share, self.name)
+        self.results_, self.cols_, self.train_ = {}, {}, df
+        for uid, part in df.groupby("unique_id", sort=True):
+            y = _daily(part["y"].to_numpy(), part["ds"].iloc[0])
+            x = self._exog_uid(str(uid), y.index)
+            keep = x.std(axis=0) > 0
+            self.cols_[str(uid)] = keep.tolist()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.results_[str(uid)] = self._sm(y, x[:, keep] if keep.any() else None).fit(
+                    disp=False, maxiter=50
+                )
+
+    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+        rows = []
+        for uid in self.windows_.index:
+            res, keep = self.results_[str(uid)], np.asarray(self.cols_[str(uid)], dtype=bool)
+            last = res.model._index[-1]
+            days = pd.date_range(last + pd.Timedelta(days=1), periods=h, freq="D")
+            exog = self._exog_uid(str(uid), days)[:, keep] if keep.any() else None
+            fc = res.get_forecast(steps=h, exog=exog)
+            ci80, ci95 = np.asarray(fc.conf_int(alpha=0.2)), np.asarray(fc.conf_int(alpha=0.05))
+            rows.append(np.column_stack([np.asarray(fc.predicted_mean), ci80, ci95]))
+        fc = np.vstack(rows)
+        return forecast_frame(future, fc[:, 0], dict(zip(BOUNDS, fc[:, 1:].T, strict=True)))
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        return {**super()._state(directory), "cols": self.cols_}
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        import warnings
+
+        self.train_ = pd.read_parquet(directory / state["training_file"])
+        self.cols_, self.results_ = state["cols"], {}
+        for uid, part in self.train_.groupby("unique_id", sort=True):
+            y = _daily(part["y"].to_numpy(), part["ds"].iloc[0])
+            keep = np.asarray(self.cols_[str(uid)], dtype=bool)
+            x = self._exog_uid(str(uid), y.index)[:, keep] if keep.any() else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.results_[str(uid)] = self._sm(y, x).filter(np.asarray(state["params"][str(uid)]))
+
+
+def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
+    """Seed-002 features (revenue_features_sql) of every day of `daily` plus the day after each series' end.
+
+    `daily` has unique_id, ds, revenue, unique_invoices, views; the appended day's own values are never
+    read by a feature (every feature window ends the day before).
+    """
+    extra = pd.DataFrame({"unique_id": ends.index.astype(str), "ds": ends.to_numpy() + pd.Timedelta(days=1)})
+    extra[["revenue", "unique_invoices", "views"]] = 0.0
+    frame = pd.concat([daily[extra.columns], extra], ignore_index=True)
+    con = duckdb.connect()
+    try:
+        con.register("daily_frame", frame)
+        return con.execute(revenue_features_sql("daily_frame"), {"start": None, "end": None}).df()
+    finally:
+        con.close()
+
+
+class RevenueFeatureNet(Forecaster):
+    """A small TensorFlow MLP on the seed-002 features predicting the next 30 days' revenue, pooled over series.
+
+    Revenue features and target are divided by the series' mean 30-day revenue in the training window (the
+    counts by their own means), so one network serves large and small countries. Daily output spreads the
+    predicted 30-day sum by the training window's weekday profile; intervals are residual quantiles of the
+    time-ordered validation tail, spread over the days so that `window_total` gives them back.
+    Needs the daily invoices and views: pass the daily frame with `with_exog` (only days <= each series'
+    training end are used).
+    """
+
+    def __init__(
+        self,
+        units: tuple[int, int] = (32, 16),
+        epochs: int = 150,
+        patience: int = 15,
+        learning_rate: float = 3e-3,
+        val_frac: float = 0.2,
+        max_zero_share: float = 0.5,
+        seed: int = 42,
+        name: str = "revenue_net",
+    ) -> None:
+        super().__init__()
+        self.units = tuple(units)
+        self.epochs, self.patience, self.learning_rate = epochs, patience, learning_rate
+        self.val_frac, self.max_zero_share, self.seed, self.name = val_frac, max_zero_share, seed, name
+        self.exog: pd.DataFrame | None = None
+
+    def with_exog(self, daily: pd.DataFrame) -> RevenueFeatureNet:
+        """Attach the daily unique_invoices/views (unique_id, ds, unique_invoices, views)."""
+        self.exog = daily[["unique_id", "ds", "unique_invoices", "views"]].assign(
+            ds=lambda d: pd.to_datetime(d["ds"]).astype("datetime64[ns]"),
+            unique_id=lambda d: d["unique_id"].astype(str),
+        )
+        return self
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "units": list(self.units),
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "learning_rate": self.learning_rate,
+            "val_frac": self.val_frac,
+            "max_zero_share": self.max_zero_share,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        import tensorflow as tf
+
+        if self.exog is None:
+            raise ValueError(f"{self.name}: call with_exog(daily) before fit")
+        zero_share_guard(df, self.max_zero_share, self.name)
+        daily = df.rename(columns={"y": "revenue"}).merge(self.exog, on=["unique_id", "ds"], how="left")
+        daily[["unique_invoices", "views"]] = daily[["unique_invoices", "views"]].fillna(0.0)
+        feats = features_for(daily, self.windows_["end"])
+        g = daily.groupby("unique_id", sort=True)
+        scale = pd.DataFrame(
+            {
+                "rev": (g["revenue"].mean() * WINDOW).clip(lower=1e-9),
+                "inv": g["unique_invoices"].mean().clip(lower=1e-9),
+                "views": g["views"].mean().clip(lower=1e-9),
+            }
+        )
+        x, y = self._design(feats, scale)
+        ends = feats["unique_id"].map(self.windows_["end"])
+        train = (
+            (feats["ds"] <= ends - pd.Timedelta(days=WINDOW - 1))
+            & np.isfinite(x).all(axis=1)
+            & np.isfinite(y)
+        )
+        xs, ys, ds = x[train.to_numpy()], y[train.to_numpy()], feats.loc[train, "ds"].to_numpy()
+        if len(xs) < 20:
+            raise ValueError(f"{self.name}: only {len(xs)} complete feature rows (needs a year of history)")
+        order = np.argsort(ds, kind="stable")  # time-ordered validation tail across series
+        xs, ys = xs[order], ys[order]
+        n_val = max(5, int(round(self.val_frac * len(xs))))
+        self.mu_, self.sd_ = xs[:-n_val].mean(axis=0), xs[:-n_val].std(axis=0) + 1e-9
+        tf.keras.utils.set_random_seed(self.seed)
+        tf.config.experimental.enable_op_determinism()
+        net = tf.keras.Sequential(
+            [
+                tf.keras.Input((xs.shape[1],)),
+                tf.keras.layers.Dense(self.units[0], activation="relu"),
+                tf.keras.layers.Dense(self.units[1], activation="relu"),
+                tf.keras.layers.Dense(1),
+            ]
+        )
+        net.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate), loss="mse")
+        stop = tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=self.patience, restore_best_weights=True
+        )
+        z = (xs - self.mu_) / self.sd_
+        net.fit(
+            z[:-n_val], ys[:-n_val], validation_data=(z[-n_val:], ys[-n_val:]),
+            epochs=self.epochs, batch_size=256, shuffle=True, callbacks=[stop], verbose=0,
+        )  # fmt: skip
+        self.net_ = net
+        resid = ys[-n_val:] - self._run(xs[-n_val:])
+        self.rel_q_ = {
+            k: float(np.quantile(resid, q)) for k, q in zip(BOUNDS, (0.1, 0.9, 0.025, 0.975), strict=True)
+        }
+        nxt = feats[feats["ds"] == feats["unique_id"].map(self.windows_["end"]) + pd.Timedelta(days=1)]
+        nx, _ = self._design(nxt, scale)
+        if not np.isfinite(nx).all():
+            raise ValueError(
+                f"{self.name}: features of the forecast day are incomplete (needs a year of history)"
+            )
+        self.next_ = pd.Series(self._run(nx), index=nxt["unique_id"].to_numpy()).sort_index()
+        self.scale_ = scale["rev"].sort_index()
+        wd = (
+            daily.assign(wd=daily["ds"].dt.dayofweek).groupby(["unique_id", "wd"])["revenue"].mean().unstack()
+        )
+        self.weekday_ = (
+            (wd.div(wd.sum(axis=1).where(lambda s: s > 0, 1.0), axis=0) * 7).fillna(1.0).sort_index()
+        )
+        self.weekday_[wd.sum(axis=1) <= 0] = 1.0
+
+    @staticmethod
+    def _design(feats: pd.DataFrame, scale: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        s = scale.reindex(feats["unique_id"].to_numpy())
+        x = feats[FEATURE_COLUMNS].to_numpy(float).copy()
+        for i, c in enumerate(FEATURE_COLUMNS):
+            x[:, i] /= s[
+                "inv" if c.startswith("invoices") else "views" if c.startswith("views") else "rev"
+            ].to_numpy()
+        return x, feats["target_revenue_next_30d"].to_numpy(float) / s["rev"].to_numpy()
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mu_) / self.sd_).astype("float32")
+        return np.asarray(self.net_(z, training=False), dtype=float)[:, 0]
+
+    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+        uids = self.windows_.index.astype(str)
+        total = (self.next_.reindex(uids).clip(lower=0) * self.scale_.reindex(uids)).to_numpy()
+        wd = future["ds"].dt.dayofweek.to_numpy().reshape(len(uids), h)
+        prof = np.take_along_axis(self.weekday_.reindex(uids).to_numpy(float), wd, axis=1)
+        first = prof[:, : min(h, WINDOW)].sum(axis=1, keepdims=True)
+        share = prof / np.where(first > 0, first, 1.0)  # the first 30 days' shares sum to 1
+        yhat = (share * total[:, None]).ravel()
+        norm = np.sqrt((share[:, : min(h, WINDOW)] ** 2).sum(axis=1, keepdims=True))
+        bounds = {}
+        for k, q in self.rel_q_.items():  # per-day offsets whose root-sum-of-squares is the sum's quantile
+            bounds[k] = yhat + (share / norm * q * self.scale_.reindex(uids).to_numpy()[:, None]).ravel()
+        return forecast_frame(future, yhat, bounds)
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        self.net_.save(directory / "revenue_net.keras")
+        return {
+            "file": "revenue_net.keras",
+            "mu": self.mu_.tolist(),
+            "sd": self.sd_.tolist(),
+            "rel_q": self.rel_q_,
+            "next": self.next_.to_dict(),
+            "scale": self.scale_.to_dict(),
+            "weekday": {u: row.tolist() for u, row in self.weekday_.iterrows()},
+        }
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        import tensorflow as tf
+
+        self.net_ = tf.keras.models.load_model(directory / state["file"], compile=False)
+        self.mu_, self.sd_ = np.asarray(state["mu"]), np.asarray(state["sd"])
+        self.rel_q_ = state["rel_q"]
+        self.next_ = pd.Series(state["next"], dtype=float).sort_index()
+        self.scale_ = pd.Series(state["scale"], dtype=float).sort_index()
+        self.weekday_ = pd.DataFrame.from_dict(state["weekday"], orient="index").sort_index()
+        self.weekday_.columns = range(7)
+
+
+def window_total(fc: pd.DataFrame, days: int = WINDOW) -> pd.DataFrame:
+    """Per unique_id: the sum of the first `days` daily forecasts with bounds from root-sum-of-squares widths."""
+    first = fc.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True).head(days)
+    g = first.assign(
+        **{f"_w_{k}": (first[k] - first["yhat"]) ** 2 for k in BOUNDS},
+    ).groupby("unique_id", sort=True)
+    out = g["yhat"].sum().to_frame("yhat")
+    for k in BOUNDS:
+        sign = -1.0 if k.startswith("lo") else 1.0
+        out[k] = out["yhat"] + sign * np.sqrt(g[f"_w_{k}"].sum())
+    out["days"] = g.size()
+    return out.reset_index()
+
+
+def thirty_day_scale(series: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
+    """Per (unique_id, cutoff): mean |S_t - S_{t-30}| of 30-day sums S over the window through the cutoff."""
+    rows = []
+    for uid, part in series.groupby("unique_id", sort=True):
+        y = part["y"].to_numpy(float)
+        ds = part["ds"].to_numpy()
+        cum = np.concatenate([[0.0], np.cumsum(y)])
+        s = cum[WINDOW:] - cum[:-WINDOW]  # s[i] = sum of y[i .. i+29], ending at day i+29
+        err = np.abs(s[WINDOW:] - s[:-WINDOW])  # err[j] ends at day j+59
+        cerr = np.concatenate([[0.0], np.cumsum(err)])
+        for cut in cutoffs.loc[cutoffs["unique_id"] == uid, "cutoff"].unique():
+            n = int(np.searchsorted(ds, np.datetime64(cut), side="right")) - 2 * WINDOW + 1
+            scale = cerr[n] / n if n > 0 else np.nan
+            rows.append({"unique_id": uid, "cutoff": cut, "scale": scale})
+    return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale"])
+
+
+def thirty_day_scores(backtests: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Tournament scorer: MAE, MASE (see module docstring), sMAPE, MAPE and coverage of 30-day sums per fold."""
+    if backtests.empty:
+        return pd.DataFrame()
+    keys = ["unique_id", "model", "fold", "cutoff"]
+    bt = backtests[backtests["horizon"] <= WINDOW]
+    full = bt.groupby(keys)["horizon"].transform("size") == WINDOW
+    bt = bt[full]
+    parts = []
+    for key, g in bt.groupby(keys, sort=True):
+        tot = window_total(g.assign(unique_id=key[0]))
+        tot["y"] = g["y"].sum()
+        parts.append(tot.assign(model=key[1], fold=key[2], cutoff=key[3]))
+    sums = pd.concat(parts, ignore_index=True)
+    sums = sums.merge(thirty_day_scale(series, sums[["unique_id", "cutoff"]]), on=["unique_id", "cutoff"])
+    return score_frame(sums, by=("unique_id", "model"))
