@@ -1,0 +1,37 @@
+"""The code location loads, and every asset is described, grouped, checked and (if it writes) pooled."""
+
+import dagster as dg
+
+from pipelines.definitions import defs
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("daily_ingest_job") is not None
+    assert {s.name for s in defs.schedules} >= {"nightly_schedule"}
+
+
+def test_every_asset_has_description_group_and_check():
+    graph = defs.resolve_asset_graph()
+    checked = {key.asset_key for key in graph.asset_check_keys}
+    problems = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        name = key.to_user_string()
+        if not (node.description or "").strip():
+            problems.append(f"{name}: no description")
+        if not node.group_name or node.group_name == "default":
+            problems.append(f"{name}: no group")
+        if key not in checked:
+            problems.append(f"{name}: no check")
+        if node.pools != {"duckdb"}:
+            problems.append(f"{name}: not in the duckdb pool ({node.pools})")
+    assert not problems, "\n".join(problems)
+
+
+def test_usage_records_is_a_single_run_daily_backfill():
+    node = defs.resolve_asset_graph().get(dg.AssetKey("usage_records"))
+    assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+    assert node.backfill_policy == dg.BackfillPolicy.single_run()
