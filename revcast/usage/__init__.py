@@ -1,0 +1,1 @@
+"""The usage domain core: features, the EDA profile, the price book, revenue and forecast monitoring."""

@@ -1,0 +1,195 @@
+"""Usage features in DuckDB SQL: daily totals, calendar, the seed's lags 1..180 and past-only rolling stats.
+
+Every feature of day d is a function of days before d (lags, rolling windows ending at d-1) or of the
+calendar, so the rows of a training window never see later data; scalers are fitted on ds <= cutoff only.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import holidays
+import numpy as np
+import pandas as pd
+
+from revcast.warehouse import table_name
+
+LAGS = tuple(range(1, 181))  # the seed's 180 lags
+ROLLING_WINDOWS = (3, 7, 28)
+CALENDAR_COLUMNS = ["weekday", "month", "day_of_month", "is_holiday"]
+
+DAILY_TOTALS_SQL = """
+WITH days AS (
+    SELECT DISTINCT CAST(partition_key AS DATE) AS ds FROM audit.ingest_runs
+    WHERE source = 'usage' AND CAST(partition_key AS DATE) >= $start AND CAST(partition_key AS DATE) < $end
+    UNION
+    SELECT DISTINCT usage_date FROM clean.usage WHERE usage_date >= $start AND usage_date < $end
+),
+metrics AS (SELECT DISTINCT metric FROM clean.usage),
+agg AS (
+    SELECT metric, usage_date AS ds, sum(quantity) AS quantity,
+           count(DISTINCT account_id) FILTER (WHERE quantity > 0) AS active_accounts
+    FROM clean.usage WHERE usage_date >= $start AND usage_date < $end
+    GROUP BY ALL
+)
+SELECT m.metric, d.ds, coalesce(a.quantity, 0.0) AS quantity, coalesce(a.active_accounts, 0) AS active_accounts
+FROM metrics m CROSS JOIN days d LEFT JOIN agg a ON a.metric = m.metric AND a.ds = d.ds
+"""
+"""Totals per metric and day of [$start, $end); an ingested day without rows for a metric is a real zero."""
+
+ACCOUNT_DAILY_SQL = """
+SELECT account_id, metric, usage_date AS ds, sum(quantity) AS quantity
+FROM clean.usage WHERE usage_date >= $start AND usage_date < $end
+GROUP BY ALL
+"""
+
+
+def lag_columns(lags: tuple[int, ...] = LAGS) -> list[str]:
+    """Names of the lag columns, lag_1 .. lag_180."""
+    return [f"lag_{k}" for k in lags]
+
+
+def rolling_columns(windows: tuple[int, ...] = ROLLING_WINDOWS) -> list[str]:
+    """Names of the rolling columns, rolling_mean_3, rolling_std_3, ..."""
+    return [f"rolling_{stat}_{w}" for w in windows for stat in ("mean", "std")]
+
+
+def scaled_columns(lags: tuple[int, ...] = LAGS, windows: tuple[int, ...] = ROLLING_WINDOWS) -> list[str]:
+    """The numeric columns a model scales: the target quantity, its lags and rolling stats."""
+    return ["quantity", *lag_columns(lags), *rolling_columns(windows)]
+
+
+def usage_features_sql(
+    source: str = "features.usage_daily_totals",
+    lags: tuple[int, ...] = LAGS,
+    windows: tuple[int, ...] = ROLLING_WINDOWS,
+) -> str:
+    """SELECT of one row per metric and day (a dense daily spine; NULL quantity where a day is missing).
+
+    Lag k is `lag(quantity, k)` over the dense spine, i.e. the value k days earlier; rolling stats cover the
+    w days ending the day before (a full window only, else NULL). Parameter $holidays: a DATE[] list.
+    """
+    source = table_name(source)
+    lag_sql = ",\n    ".join(f"lag(quantity, {int(k)}) OVER w AS lag_{int(k)}" for k in lags)
+    roll_sql = ",\n    ".join(
+        f"CASE WHEN count(quantity) OVER r{w} = {w} THEN {fn}(quantity) OVER r{w} END AS rolling_{stat}_{w}"
+        for w in (int(w) for w in windows)
+        for stat, fn in (("mean", "avg"), ("std", "stddev_samp"))
+    )
+    frames = ",\n    ".join(
+        f"r{int(w)} AS (PARTITION BY metric ORDER BY ds ROWS BETWEEN {int(w)} PRECEDING AND 1 PRECEDING)"
+        for w in windows
+    )
+    return f"""
+WITH bounds AS (SELECT metric, min(ds) AS first_ds, max(ds) AS last_ds FROM {source} GROUP BY metric),
+spine AS (
+    SELECT metric, CAST(unnest(generate_series(first_ds, last_ds, INTERVAL 1 DAY)) AS DATE) AS ds FROM bounds
+),
+series AS (
+    SELECT s.metric, s.ds, t.quantity, t.active_accounts
+    FROM spine s LEFT JOIN {source} t ON t.metric = s.metric AND t.ds = s.ds
+)
+SELECT
+    metric, ds, quantity, active_accounts,
+    CAST(isodow(ds) - 1 AS INTEGER) AS weekday,
+    CAST(month(ds) AS INTEGER) AS month,
+    CAST(day(ds) AS INTEGER) AS day_of_month,
+    ds IN (SELECT unnest(CAST($holidays AS DATE[]))) AS is_holiday,
+    {lag_sql},
+    {roll_sql}
+FROM series
+WINDOW w AS (PARTITION BY metric ORDER BY ds),
+    {frames}
+ORDER BY metric, ds
+"""
+
+
+def holiday_dates(country: str | None, first: date, last: date) -> list[date]:
+    """Public holidays of `country` (ISO code, via the holidays package) between first and last."""
+    if not country:
+        return []
+    days = holidays.country_holidays(country, years=range(first.year, last.year + 1))
+    return sorted(d for d in days if first <= d <= last)
+
+
+def build_usage_features(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    holiday_country: str | None = "US",
+    source: str = "features.usage_daily_totals",
+    target: str = "features.usage_features",
+    lags: tuple[int, ...] = LAGS,
+    windows: tuple[int, ...] = ROLLING_WINDOWS,
+) -> int:
+    """Rebuild `target` from the daily totals in `source` (CREATE OR REPLACE); returns its row count."""
+    target = table_name(target)
+    span = con.execute(f"SELECT min(ds), max(ds) FROM {table_name(source)}").fetchall()[0]
+    days = holiday_dates(holiday_country, span[0], span[1]) if span[0] else []
+    con.execute(
+        f"CREATE OR REPLACE TABLE {target} AS {usage_features_sql(source, lags, windows)}", {"holidays": days}
+    )
+    return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
+
+
+def cutoff_end(cutoff: str | date) -> date:
+    """The last day of data a cutoff may use: partition 'YYYY-MM' -> its month's last day; a date as is."""
+    if isinstance(cutoff, date):
+        return cutoff
+    year, month = (int(p) for p in cutoff.split("-")[:2])
+    if cutoff.count("-") == 2:
+        return date.fromisoformat(cutoff)
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per metric and column: mean, std (population) and min/max of the rows with ds <= cutoff."""
+
+    cutoff: date
+    stats: pd.DataFrame  # index (metric, column); columns n, mean, std, min, max
+
+    def transform(self, features: pd.DataFrame, method: str = "standard") -> pd.DataFrame:
+        """Scale the fitted columns of `features` ((x-mean)/std or (x-min)/(max-min)); constant columns -> 0."""
+        out = features.copy()
+        columns = list(self.stats.index.get_level_values("column").unique())
+
+        def per_row(stat: str) -> np.ndarray:
+            return (
+                self.stats[stat]
+                .unstack("column")
+                .reindex(columns=columns)
+                .reindex(out["metric"])
+                .to_numpy(float)
+            )
+
+        mean, std, lo, hi = (per_row(s) for s in ("mean", "std", "min", "max"))
+        x = out[columns].to_numpy(float)
+        if method == "standard":
+            scaled = np.divide(x - mean, std, out=np.zeros_like(x), where=std > 0)
+        elif method == "minmax":
+            span = hi - lo
+            scaled = np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
+        else:
+            raise ValueError(f"unknown scaling method {method!r} (standard | minmax)")
+        scaled[np.isnan(x)] = np.nan
+        out[columns] = scaled
+        return out
+
+
+def fit_scaler(features: pd.DataFrame, cutoff: str | date, columns: list[str] | None = None) -> Scaler:
+    """Fit scaling statistics per metric on the rows with ds <= cutoff only (the training window)."""
+    end = cutoff_end(cutoff)
+    columns = columns or [c for c in scaled_columns() if c in features.columns]
+    train = features[pd.to_datetime(features["ds"]).dt.date <= end]
+    if train.empty:
+        raise ValueError(f"no feature rows on or before the cutoff {end}")
+    g = train.groupby("metric", sort=True)[columns]
+    stats = pd.concat(
+        {"n": g.count(), "mean": g.mean(), "std": g.std(ddof=0), "min": g.min(), "max": g.max()}, axis=1
+    )
+    stats = stats.stack(level=1, future_stack=True)
+    stats.index.names = ["metric", "column"]
+    return Scaler(cutoff=end, stats=stats[["n", "mean", "std", "min", "max"]])
