@@ -1,0 +1,1 @@
+"""The revenue forecast HTTP service (`revcast serve`): forecasts, training launches and logs."""
