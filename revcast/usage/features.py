@@ -134,13 +134,16 @@ def build_usage_features(
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 
 
+def cutoff_label(partition_key: str) -> str:
+    """A cutoff partition key ('2023-12' or '2023-12-01') as the YYYY-MM label the tables store."""
+    return partition_key[:7]
+
+
 def cutoff_end(cutoff: str | date) -> date:
-    """The last day of data a cutoff may use: partition 'YYYY-MM' -> its month's last day; a date as is."""
+    """The last day of data a cutoff may use: '2023-12' or '2023-12-01' -> 2023-12-31; a date as is."""
     if isinstance(cutoff, date):
         return cutoff
-    year, month = (int(p) for p in cutoff.split("-")[:2])
-    if cutoff.count("-") == 2:
-        return date.fromisoformat(cutoff)
+    year, month = int(cutoff[:4]), int(cutoff[5:7])
     return date(year, month, calendar.monthrange(year, month)[1])
 
 

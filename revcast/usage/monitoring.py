@@ -14,7 +14,7 @@ WITH buckets AS (
         AS b(horizon_bucket, horizon_from, horizon_to)
 ),
 scored AS (
-    SELECT f.cutoff, f.metric, f.model, b.horizon_bucket, b.horizon_from, b.horizon_to,
+    SELECT left(f.cutoff, 7) AS cutoff, f.metric, f.model, b.horizon_bucket, b.horizon_from, b.horizon_to,
            a.quantity AS y, f.yhat, f.lo_80, f.hi_80, f.lo_95, f.hi_95
     FROM forecasts.usage_forecasts f
     JOIN features.usage_daily_totals a ON a.metric = f.metric AND a.ds = f.ds

@@ -432,7 +432,8 @@ def report_html(p: UsageProfile, title: str = "Usage profile") -> str:
         "<h2>Seasonality</h2><p>Weekly pattern from a robust STL decomposition (period 7); month-of-year index "
         f"= mean over years of the month's mean daily total over the year's mean.</p>{img('stl')}{img('seasonality')}",
         "<h2>Heavy users</h2><p>Top p of accounts = the ceil(p x accounts) heaviest accounts by total usage "
-        f"(at least one).</p>{table(p.heavy)}{img('pareto')}",
+        f"(at least one). The Pareto curve plots the share of usage against the share of accounts.</p>"
+        f"{table(p.heavy)}{img('pareto')}",
         f"<h2>Outliers</h2><p>Modified z-score 0.6745 (x - median) / MAD above {ROBUST_Z}: on STL residuals of the "
         f"daily totals (and at least {MIN_RELATIVE:.0%} off the trend), and per account against its own median."
         "</p>{table(p.daily_outliers.head(30))}"

@@ -29,15 +29,15 @@ per_metric AS (
            f.lo_80 * p.unit_price, f.hi_80 * p.unit_price, f.lo_95 * p.unit_price, f.hi_95 * p.unit_price,
            f.model_id
     FROM forecasts.usage_forecasts f JOIN price p ON p.metric = f.metric
-    WHERE f.cutoff = $cutoff
+    WHERE left(f.cutoff, 7) = $cutoff
 ),
 all_metrics AS (
     SELECT '{total}' AS metric, ds, kind, CAST(NULL AS DOUBLE) AS quantity, CAST(NULL AS DOUBLE) AS unit_price,
            sum(revenue) AS revenue,
-           sum(revenue) - sqrt(sum(square(revenue - lo_80))) AS lo_80,
-           sum(revenue) + sqrt(sum(square(hi_80 - revenue))) AS hi_80,
-           sum(revenue) - sqrt(sum(square(revenue - lo_95))) AS lo_95,
-           sum(revenue) + sqrt(sum(square(hi_95 - revenue))) AS hi_95,
+           sum(revenue) - sqrt(sum(pow(revenue - lo_80, 2))) AS lo_80,
+           sum(revenue) + sqrt(sum(pow(hi_80 - revenue, 2))) AS hi_80,
+           sum(revenue) - sqrt(sum(pow(revenue - lo_95, 2))) AS lo_95,
+           sum(revenue) + sqrt(sum(pow(hi_95 - revenue, 2))) AS hi_95,
            string_agg(DISTINCT model_id, ',' ORDER BY model_id) AS model_id
     FROM per_metric GROUP BY ds, kind
 )
@@ -51,8 +51,8 @@ WITH g AS (
     SELECT metric, CAST(date_trunc('month', ds) AS DATE) AS month, kind,
            CAST(count(DISTINCT ds) AS INTEGER) AS days, sum(quantity) AS quantity, any_value(currency) AS currency,
            sum(revenue) AS revenue,
-           sum(square(revenue - lo_80)) AS v_lo_80, sum(square(hi_80 - revenue)) AS v_hi_80,
-           sum(square(revenue - lo_95)) AS v_lo_95, sum(square(hi_95 - revenue)) AS v_hi_95,
+           sum(pow(revenue - lo_80, 2)) AS v_lo_80, sum(pow(hi_80 - revenue, 2)) AS v_hi_80,
+           sum(pow(revenue - lo_95, 2)) AS v_lo_95, sum(pow(hi_95 - revenue, 2)) AS v_hi_95,
            sum(lo_95) AS c_lo_95, sum(hi_95) AS c_hi_95, any_value(run_id) AS run_id
     FROM marts.usage_revenue_daily
     WHERE cutoff = $cutoff AND metric <> '{total}'
@@ -69,10 +69,10 @@ FROM g
 
 
 def revenue_metrics(con: duckdb.DuckDBPyConnection, cutoff: str, cutoff_end: date) -> set[str]:
-    """Metrics that need a price for this cutoff: those with actuals through the cutoff or forecasts of it."""
+    """Metrics that need a price for a cutoff (YYYY-MM): those with actuals through it or forecasts of it."""
     rows = con.execute(
         "SELECT DISTINCT metric FROM features.usage_daily_totals WHERE ds <= ? "
-        "UNION SELECT DISTINCT metric FROM forecasts.usage_forecasts WHERE cutoff = ?",
+        "UNION SELECT DISTINCT metric FROM forecasts.usage_forecasts WHERE left(cutoff, 7) = ?",
         [cutoff_end, cutoff],
     ).fetchall()
     return {r[0] for r in rows}
@@ -143,8 +143,8 @@ def forecast_price_gaps(con: duckdb.DuckDBPyConnection, cutoff: str, book: Price
                                      abs(m.lo_95 - f.lo_95 * p.unit_price), abs(m.hi_95 - f.hi_95 * p.unit_price))), 0)
         FROM forecasts.usage_forecasts f JOIN price p ON p.metric = f.metric
         LEFT JOIN marts.usage_revenue_daily m
-          ON m.cutoff = f.cutoff AND m.metric = f.metric AND m.ds = f.ds AND m.kind = 'forecast'
-        WHERE f.cutoff = $cutoff
+          ON m.cutoff = left(f.cutoff, 7) AND m.metric = f.metric AND m.ds = f.ds AND m.kind = 'forecast'
+        WHERE left(f.cutoff, 7) = $cutoff
         """,
         {"cutoff": cutoff, **{k: v for k, v in _price_params(book).items() if k != "currency"}},
     ).fetchall()[0]

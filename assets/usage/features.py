@@ -1,0 +1,171 @@
+"""Usage features: daily totals per metric and account (daily partitions), and the model feature table."""
+
+import dagster as dg
+
+from assets.metadata import table_metadata
+from pipelines.partitions import daily_partitions
+from resources import WarehouseResource
+from revcast.usage.features import (
+    ACCOUNT_DAILY_SQL,
+    DAILY_TOTALS_SQL,
+    LAGS,
+    ROLLING_WINDOWS,
+    build_usage_features,
+)
+from revcast.warehouse import replace_window, transaction
+
+
+@dg.asset(
+    group_name="usage",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+    kinds={"duckdb", "sql"},
+    owners=["team:data-engineering"],
+    tags={"layer": "features"},
+    deps=["usage_records"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "usage_totals_match_clean",
+            asset="usage_daily_totals",
+            blocking=True,
+            description="Per metric, the window's daily totals and per-account rows sum to clean.usage exactly.",
+        )
+    ],
+)
+def usage_daily_totals(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Daily usage per metric (total, active accounts) in features.usage_daily_totals and per account in
+    features.usage_account_daily; an ingested day without usage is a zero, a day not ingested is absent."""
+    window = context.partition_time_window
+    params = {"start": window.start.date(), "end": window.end.date()}
+    with warehouse.connect() as con:
+        with transaction(con):
+            totals = replace_window(
+                con, "features.usage_daily_totals", DAILY_TOTALS_SQL, column="ds", params=params, **params
+            )
+            accounts = replace_window(
+                con, "features.usage_account_daily", ACCOUNT_DAILY_SQL, column="ds", params=params, **params
+            )
+        gaps = con.execute(
+            """
+            WITH c AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM clean.usage
+                       WHERE usage_date >= $start AND usage_date < $end GROUP BY metric),
+                 t AS (SELECT metric, sum(quantity) AS q FROM features.usage_daily_totals
+                       WHERE ds >= $start AND ds < $end GROUP BY metric),
+                 a AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM features.usage_account_daily
+                       WHERE ds >= $start AND ds < $end GROUP BY metric)
+            SELECT c.metric, c.q, coalesce(t.q, 0), coalesce(a.q, 0), c.n, coalesce(a.n, 0)
+            FROM c LEFT JOIN t USING (metric) LEFT JOIN a USING (metric) ORDER BY c.metric
+            """,
+            params,
+        ).fetchall()
+        metadata = table_metadata(con, "features.usage_daily_totals", "ds >= $start AND ds < $end", params)
+    bad = [
+        m
+        for m, q, tq, aq, n, an in gaps
+        if abs(q - tq) > 1e-6 * max(1.0, abs(q)) or abs(q - aq) > 1e-6 * max(1.0, abs(q))
+    ]
+    check = dg.AssetCheckResult(
+        check_name="usage_totals_match_clean",
+        passed=not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"totals differ from clean.usage for {bad}" if bad else None,
+        metadata={
+            "metrics": len(gaps),
+            "clean_quantity": float(sum(g[1] for g in gaps)),
+            "totals_quantity": float(sum(g[2] for g in gaps)),
+            "account_quantity": float(sum(g[3] for g in gaps)),
+        },
+    )
+    metadata |= {"days": len(context.partition_keys), "rows_totals": totals, "rows_account_daily": accounts}
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+class FeaturesConfig(dg.Config):
+    """holiday_country: ISO code for the `holidays` package (empty: no holidays)."""
+
+    holiday_country: str = "US"
+
+
+@dg.asset(
+    group_name="usage",
+    pool="duckdb",
+    kinds={"duckdb", "sql"},
+    owners=["team:data-science"],
+    tags={"layer": "features"},
+    deps=["usage_daily_totals"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "usage_features_past_only",
+            asset="usage_features",
+            blocking=True,
+            description="lag_k equals the total k days earlier and rolling_mean_w the mean of the w days before.",
+        )
+    ],
+)
+def usage_features(
+    context: dg.AssetExecutionContext, config: FeaturesConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Model features per metric and day in features.usage_features: calendar and holidays, lags 1..180 and
+    rolling mean/std over 3/7/28 past days. Rebuilt whole: lags reach 180 days back, and it is small."""
+    with warehouse.connect() as con:
+        rows = build_usage_features(con, holiday_country=config.holiday_country or None)
+        worst = con.execute(
+            f"""
+            WITH f AS (SELECT * FROM features.usage_features)
+            SELECT
+                coalesce(max(abs(f.lag_1 - p1.quantity)), 0) + coalesce(max(abs(f.lag_7 - p7.quantity)), 0)
+                  + coalesce(max(abs(f.lag_{max(LAGS)} - pl.quantity)), 0),
+                count(f.lag_1) - count(p1.quantity)
+            FROM f
+            LEFT JOIN f p1 ON p1.metric = f.metric AND p1.ds = f.ds - 1
+            LEFT JOIN f p7 ON p7.metric = f.metric AND p7.ds = f.ds - 7
+            LEFT JOIN f pl ON pl.metric = f.metric AND pl.ds = f.ds - {max(LAGS)}
+            """
+        ).fetchall()[0]
+        roll = con.execute(
+            f"""
+            SELECT coalesce(max(abs(f.rolling_mean_{ROLLING_WINDOWS[0]} - p.m)), 0)
+            FROM features.usage_features f
+            JOIN (SELECT a.metric, a.ds, avg(b.quantity) AS m FROM features.usage_features a
+                  JOIN features.usage_features b ON b.metric = a.metric
+                   AND b.ds BETWEEN a.ds - {ROLLING_WINDOWS[0]} AND a.ds - 1
+                  GROUP BY ALL) p ON p.metric = f.metric AND p.ds = f.ds
+            WHERE f.rolling_mean_{ROLLING_WINDOWS[0]} IS NOT NULL
+            """
+        ).fetchall()[0][0]
+        span = con.execute(
+            "SELECT min(ds), max(ds), count(DISTINCT metric), count(*) FILTER (WHERE is_holiday) "
+            "FROM features.usage_features"
+        ).fetchall()[0]
+        preview = con.execute(
+            "SELECT metric, ds, quantity, weekday, is_holiday, lag_1, lag_7, lag_180, rolling_mean_7, rolling_std_7 "
+            "FROM features.usage_features WHERE lag_180 IS NOT NULL ORDER BY ds DESC, metric LIMIT 6"
+        ).df()
+        metadata = table_metadata(con, "features.usage_features", preview=0)
+    passed = worst[0] < 1e-6 and worst[1] == 0 and roll < 1e-6
+    check = dg.AssetCheckResult(
+        check_name="usage_features_past_only",
+        passed=bool(passed),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "max_lag_gap": float(worst[0]),
+            "unmatched_lags": int(worst[1]),
+            "max_rolling_gap": float(roll),
+        },
+    )
+    metadata |= {
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+        "first_day": str(span[0]),
+        "last_day": str(span[1]),
+        "metrics": int(span[2]),
+        "holiday_country": config.holiday_country,
+        "holiday_rows": int(span[3]),
+        "lags": f"1..{max(LAGS)}",
+        "rolling_windows": str(list(ROLLING_WINDOWS)),
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_no rows_"),
+    }
+    context.log.info(f"usage_features: {rows} rows, {span[2]} metric(s), {span[0]}..{span[1]}")
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
