@@ -8,7 +8,7 @@ import dagster as dg
 from pipelines.partitions import daily_partitions
 from resources import LandingZoneResource
 
-DAILY_SOURCES = {"usage": "usage_records"}
+DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
 
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest_job",

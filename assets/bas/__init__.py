@@ -1,6 +1,31 @@
-"""The `bas` group (see DESIGN.md)."""
+"""The `bas` group (see DESIGN.md): BAS report-run ingest, the organisation card, marts and the data story."""
 
-assets: list = []
+from assets.bas.ingest import bas_orgcard_sensor, fullbas_runs, organisations, simplebas_runs
+from assets.bas.marts import (
+    bas_capacity,
+    bas_interaction_profiles,
+    bas_key_points,
+    bas_outage,
+    bas_scope,
+    bas_segments,
+    bas_system_comparison,
+)
+from assets.bas.report import bas_report
+
+assets = [
+    organisations,
+    fullbas_runs,
+    simplebas_runs,
+    bas_scope,
+    bas_interaction_profiles,
+    bas_system_comparison,
+    bas_capacity,
+    bas_outage,
+    bas_segments,
+    bas_key_points,
+    bas_report,
+]
 asset_checks: list = []
 jobs: list = []
 schedules: list = []
+sensors = [bas_orgcard_sensor]
