@@ -149,7 +149,12 @@ def test_revenue_mart_reconciles_and_prices_forecasts(resources_with_features):
     )
     june = (clean["quantity"] * clean["metric"].map(PRICES)).sum()
     monthly = _read(path, "SELECT * FROM marts.usage_revenue_monthly WHERE cutoff = ?", [CUTOFF])
-    got = monthly.query("metric == 'total' and kind == 'actual' and month == '2023-06-01'")["revenue"].item()
+    row = (
+        (monthly["metric"] == "total")
+        & (monthly["kind"] == "actual")
+        & (monthly["month"] == pd.Timestamp("2023-06-01"))
+    )
+    got = monthly.loc[row, "revenue"].item()
     assert got == pytest.approx(june, rel=1e-9)
     sums = daily.assign(month=daily["ds"].dt.to_period("M").dt.start_time).groupby(
         ["metric", "month", "kind"]
