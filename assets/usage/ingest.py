@@ -1,5 +1,7 @@
 """usage_records: daily usage exports from the landing zone to clean.usage, bad lines to quarantine.usage."""
 
+import functools
+
 import dagster as dg
 
 from assets.metadata import table_metadata
@@ -53,7 +55,7 @@ def usage_records(
             con,
             source="usage",
             partitions=partitions,
-            parse=parse_usage,
+            parse=functools.partial(parse_usage, con=con),
             clean_table="clean.usage",
             partition_expr="CAST(usage_date AS VARCHAR)",
             quarantine_table="quarantine.usage",

@@ -42,8 +42,8 @@ class RawFileError(ValueError):
 class ParsedBatch:
     """A parse of several partitions: clean rows, quarantined lines and per-partition line counts."""
 
-    clean: pa.Table
-    quarantine: pa.Table  # QUARANTINE_SCHEMA
+    clean: pa.Table | duckdb.DuckDBPyRelation  # a relation must live in the writer's connection
+    quarantine: pa.Table | duckdb.DuckDBPyRelation  # QUARANTINE_SCHEMA columns
     counts: pa.Table  # partition_key, lines_read, lines_clean, lines_quarantined, rows_written
 
     def check_accounting(self) -> None:
@@ -144,8 +144,11 @@ def write_partitions(
     keys = batch.counts["partition_key"].to_pylist()
     audit = batch.counts.append_column("files", pa.array([files[k] for k in keys], pa.list_(pa.string())))
     audit = audit.append_column("fingerprint", pa.array([prints[k] for k in keys], pa.string()))
-    con.register("_clean_batch", batch.clean)
-    con.register("_quarantine_batch", batch.quarantine)
+    for name, data in (("_clean_batch", batch.clean), ("_quarantine_batch", batch.quarantine)):
+        if isinstance(data, pa.Table):
+            con.register(name, data)
+        else:
+            data.create_view(name, replace=True)
     con.register("_audit_batch", audit)
     try:
         with transaction(con):
@@ -170,8 +173,12 @@ def write_partitions(
                 [source, run_id, started],
             )
     finally:
-        for name in ("_clean_batch", "_quarantine_batch", "_audit_batch"):
-            con.unregister(name)
+        for name, data in (("_clean_batch", batch.clean), ("_quarantine_batch", batch.quarantine)):
+            if isinstance(data, pa.Table):
+                con.unregister(name)
+            else:
+                con.execute(f"DROP VIEW IF EXISTS {name}")
+        con.unregister("_audit_batch")
     return report
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_lines, split_header
@@ -79,7 +80,7 @@ def detect_layout(path: Path, header: str) -> UsageLayout:
     )
 
 
-_FIELD = "trim(f[{}], ' \"')"
+_FIELD = "trim(split_part(line, ',', {}), ' \"')"
 
 # Shared rules, written once: a valid ISO date equal to the partition day, and a known account.
 _DATE_RULES = """
@@ -102,7 +103,7 @@ def _quantity_rules(value: str, text: str, label: str, whole: str) -> str:
          THEN format('{label} must be a whole number, got {{{{}}}}', {text}) END"""
 
 
-def _wide_sql(layout: UsageLayout) -> tuple[str, str]:
+def _wide_sql(layout: UsageLayout) -> tuple[str, str, str]:
     p = layout.positions
     (api_col, (api_metric, api_unit)), (gb_col, (gb_metric, gb_unit)) = WIDE_METRICS.items()
     fields = f"""
@@ -126,7 +127,7 @@ def _wide_sql(layout: UsageLayout) -> tuple[str, str]:
     return _judge_sql(layout, fields, typed, rules, key, long_rows)
 
 
-def _long_sql(layout: UsageLayout) -> tuple[str, str]:
+def _long_sql(layout: UsageLayout) -> tuple[str, str, str]:
     p = layout.positions
     fields = f"""
         {_FIELD.format(p["usage_date"])} AS date_txt, {_FIELD.format(p["account_id"])} AS account_txt,
@@ -153,54 +154,62 @@ def _long_sql(layout: UsageLayout) -> tuple[str, str]:
 
 def _judge_sql(
     layout: UsageLayout, fields: str, typed: str, rules: str, key: str, long_rows: str
-) -> tuple[str, str]:
-    """Split lines into fields, type them, collect every failed rule, then flag duplicate keys."""
+) -> tuple[str, str, str]:
+    """Fields by position, typed values, every failed rule as a reason, then duplicate keys flagged."""
+    key_join = " AND ".join(f"j.{k.strip()} = d.{k.strip()}" for k in key.split(","))
     return (
         f"""
-    CREATE OR REPLACE TEMP TABLE _judged AS
-    WITH split AS (
-        SELECT source_file, line_number, partition_key, partition_date, line, string_split(line, ',') AS f,
-               len(string_split(line, ',')) AS n_fields
-        FROM _lines
-    ), fields AS (
-        SELECT *, {fields} FROM split
+    CREATE OR REPLACE TEMP TABLE _judged_rules AS
+    WITH fields AS (
+        SELECT l.file_id, l.line_number, f.partition_key, f.partition_date, l.line,
+               length(l.line) - length(replace(l.line, ',', '')) + 1 AS n_fields, {fields}
+        FROM _lines_raw l JOIN _files f USING (file_id)
     ), typed AS (
         SELECT *, {typed},
                CASE WHEN regexp_full_match(date_txt, '\\d{{4}}-\\d{{2}}-\\d{{2}}')
                     THEN try_strptime(date_txt, '%Y-%m-%d')::DATE END AS usage_date
         FROM fields
-    ), judged AS (
-        SELECT *, concat_ws('; ',
-            CASE WHEN trim(line) = '' THEN 'blank line' END,
-            CASE WHEN trim(line) <> '' AND n_fields <> {layout.n_fields}
-                 THEN format('expected {layout.n_fields} comma-separated fields, got {{}}', n_fields) END,
-            {rules}
-        ) AS reason
-        FROM typed
-    ), ranked AS (
-        SELECT *,
-               CASE WHEN reason = '' THEN row_number() OVER dup END AS dup_rank,
-               CASE WHEN reason = '' THEN first_value(line_number) OVER dup END AS first_line
-        FROM judged
-        WINDOW dup AS (PARTITION BY reason = '', {key} ORDER BY source_file, line_number)
     )
-    SELECT * REPLACE (
-        CASE WHEN dup_rank > 1 THEN format('duplicate key of line {{}}', first_line) ELSE reason END AS reason
-    ) FROM ranked
+    SELECT *, concat_ws('; ',
+        CASE WHEN trim(line) = '' THEN 'blank line' END,
+        CASE WHEN trim(line) <> '' AND n_fields <> {layout.n_fields}
+             THEN format('expected {layout.n_fields} comma-separated fields, got {{}}', n_fields) END,
+        {rules}
+    ) AS reason
+    FROM typed
+    """,
+        f"""
+    CREATE OR REPLACE TEMP TABLE _judged AS
+    WITH dups AS (
+        SELECT {key}, min({{'file_id': file_id, 'line': line_number}}) AS first
+        FROM _judged_rules WHERE reason = '' GROUP BY {key} HAVING count(*) > 1
+    )
+    SELECT j.* REPLACE (
+        CASE WHEN d.first IS NOT NULL AND (d.first.file_id <> j.file_id OR d.first.line <> j.line_number)
+             THEN format('duplicate key of line {{}}', d.first.line) ELSE j.reason END AS reason
+    )
+    FROM _judged_rules j LEFT JOIN dups d ON j.reason = '' AND {key_join}
     """,
         f"""
     CREATE OR REPLACE TEMP TABLE _accepted_long AS
-    WITH accepted AS (SELECT * FROM _judged WHERE reason = '')
+    WITH accepted AS (SELECT j.*, f.source_file FROM _judged j JOIN _files f USING (file_id) WHERE j.reason = '')
     {long_rows}
     """,
     )
 
 
-def _read_partition_lines(partitions: Sequence[tuple[str, list[Path]]]) -> dict[UsageLayout, list[pa.Table]]:
-    """Every data line of the partitions, grouped by file layout, with file, line number and day."""
+def _read_partition_lines(
+    partitions: Sequence[tuple[str, list[Path]]],
+) -> tuple[pa.Table, dict[UsageLayout, list[pa.Table]]]:
+    """Every data line, grouped by file layout, with file id and exact line number; plus the file table."""
     groups: dict[UsageLayout, list[pa.Table]] = {}
-    for key, files in partitions:
-        for path in files:
+    files = {"file_id": [], "source_file": [], "partition_key": []}
+    for key, paths in partitions:
+        for path in paths:
+            file_id = len(files["file_id"])
+            files["file_id"].append(file_id)
+            files["source_file"].append(str(path))
+            files["partition_key"].append(key)
             lines = read_lines(path)
             layout = detect_layout(path, lines["line"][0].as_py() if lines.num_rows else "")
             body = lines.slice(1)
@@ -208,81 +217,96 @@ def _read_partition_lines(partitions: Sequence[tuple[str, list[Path]]]) -> dict[
             groups.setdefault(layout, []).append(
                 pa.table(
                     {
-                        "source_file": pa.array([str(path)] * n, pa.string()),
-                        "line_number": pa.array(range(2, n + 2), pa.int64()),
-                        "partition_key": pa.array([key] * n, pa.string()),
+                        "file_id": pa.array(np.full(n, file_id, dtype=np.int32)),
+                        "line_number": pa.array(np.arange(2, n + 2, dtype=np.int64)),
                         "line": body["line"],
                     }
                 )
             )
-    return groups
+    file_table = pa.table(
+        {
+            "file_id": pa.array(files["file_id"], pa.int32()),
+            "source_file": pa.array(files["source_file"], pa.string()),
+            "partition_key": pa.array(files["partition_key"], pa.string()),
+        }
+    )
+    return file_table, groups
 
 
-def parse_usage(partitions: Sequence[tuple[str, list[Path]]]) -> ParsedBatch:
-    """Parse usage files of many days in one SQL pass per layout: clean long rows and quarantined lines."""
-    con = duckdb.connect()
+def parse_usage(
+    partitions: Sequence[tuple[str, list[Path]]], con: duckdb.DuckDBPyConnection | None = None
+) -> ParsedBatch:
+    """Parse usage files of many days in one SQL pass per layout: clean long rows and quarantined lines.
+
+    With `con` (the warehouse writer), results stay in that connection as temp tables and the batch holds
+    relations over them, so clean rows never leave DuckDB; without it, the batch holds Arrow tables.
+    """
+    own = con is None
+    con = con if con is not None else duckdb.connect()
+    file_table, groups = _read_partition_lines(partitions)
+    con.register("_files_raw", file_table)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _files AS SELECT *, partition_key::DATE AS partition_date FROM _files_raw"
+    )
+    con.unregister("_files_raw")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _usage_clean (account_id VARCHAR, metric VARCHAR, usage_date DATE, "
+        "quantity DOUBLE, unit VARCHAR, source_file VARCHAR)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _usage_quarantine (partition_key VARCHAR, source_file VARCHAR, "
+        "line_number BIGINT, raw_line VARCHAR, reason VARCHAR)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _usage_counts (partition_key VARCHAR, lines_read BIGINT, "
+        "lines_clean BIGINT, lines_quarantined BIGINT, rows_written BIGINT)"
+    )
     try:
-        clean, quarantine, judged = [], [], []
-        for layout, tables in _read_partition_lines(partitions).items():
+        for layout, tables in groups.items():
             con.register("_lines_raw", pa.concat_tables(tables))
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW _lines AS SELECT *, partition_key::DATE AS partition_date FROM _lines_raw"
-            )
             params = {"missing": MISSING_ACCOUNT_TOKENS}
             if layout.kind == "long":
                 params["counted"] = sorted(COUNTED_METRICS)
-            judge, accept = _wide_sql(layout) if layout.kind == "wide" else _long_sql(layout)
-            con.execute(judge, params)
-            con.execute(accept)
-            clean.append(
-                con.sql(
-                    "SELECT account_id, metric, usage_date, quantity, unit, source_file FROM _accepted_long "
-                    "ORDER BY usage_date, metric, account_id"
-                )
-                .to_arrow_table()
-                .cast(CLEAN_SCHEMA)
+            rules_sql, judge_sql, accept_sql = (
+                _wide_sql(layout) if layout.kind == "wide" else _long_sql(layout)
             )
-            quarantine.append(
-                con.sql(
-                    "SELECT partition_key, source_file, line_number, line AS raw_line, reason FROM _judged "
-                    "WHERE reason <> '' ORDER BY source_file, line_number"
-                )
-                .to_arrow_table()
-                .cast(QUARANTINE_SCHEMA)
-            )
-            judged.append(
-                con.sql(
-                    "SELECT j.partition_key, count(*) AS lines_read, count(*) FILTER (reason = '') AS lines_clean, "
-                    "count(*) FILTER (reason <> '') AS lines_quarantined, "
-                    "count(*) FILTER (reason = '') * ? AS rows_written FROM _judged j GROUP BY j.partition_key",
-                    params=[len(WIDE_METRICS) if layout.kind == "wide" else 1],
-                ).to_arrow_table()
-            )
+            con.execute(rules_sql, params)
+            con.execute(judge_sql)
+            con.execute(accept_sql)
             con.unregister("_lines_raw")
+            con.execute(
+                "INSERT INTO _usage_clean SELECT account_id, metric, usage_date, quantity, unit, source_file "
+                "FROM _accepted_long"
+            )
+            con.execute(
+                "INSERT INTO _usage_quarantine SELECT j.partition_key, f.source_file, j.line_number, j.line, "
+                "j.reason FROM _judged j JOIN _files f USING (file_id) WHERE j.reason <> '' "
+                "ORDER BY f.source_file, j.line_number"
+            )
+            con.execute(
+                "INSERT INTO _usage_counts SELECT partition_key, count(*), count(*) FILTER (reason = ''), "
+                "count(*) FILTER (reason <> ''), count(*) FILTER (reason = '') * ? FROM _judged GROUP BY partition_key",
+                [len(WIDE_METRICS) if layout.kind == "wide" else 1],
+            )
+        counts = con.sql(
+            "SELECT f.partition_key, coalesce(sum(c.lines_read), 0)::BIGINT AS lines_read, "
+            "coalesce(sum(c.lines_clean), 0)::BIGINT AS lines_clean, "
+            "coalesce(sum(c.lines_quarantined), 0)::BIGINT AS lines_quarantined, "
+            "coalesce(sum(c.rows_written), 0)::BIGINT AS rows_written "
+            "FROM (SELECT DISTINCT partition_key FROM _files) f LEFT JOIN _usage_counts c USING (partition_key) "
+            "GROUP BY f.partition_key ORDER BY f.partition_key"
+        ).to_arrow_table()
+        if own:
+            return ParsedBatch(
+                clean=con.sql("SELECT * FROM _usage_clean").to_arrow_table().cast(CLEAN_SCHEMA),
+                quarantine=con.sql("SELECT * FROM _usage_quarantine")
+                .to_arrow_table()
+                .cast(QUARANTINE_SCHEMA),
+                counts=counts,
+            )
         return ParsedBatch(
-            clean=pa.concat_tables(clean) if clean else CLEAN_SCHEMA.empty_table(),
-            quarantine=pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table(),
-            counts=_counts([key for key, _ in partitions], judged),
+            clean=con.table("_usage_clean"), quarantine=con.table("_usage_quarantine"), counts=counts
         )
     finally:
-        con.close()
-
-
-def _counts(keys: list[str], judged: list[pa.Table]) -> pa.Table:
-    """Per-partition line counts, with zeros for header-only days."""
-    totals = {key: [0, 0, 0, 0] for key in keys}
-    for table in judged:
-        for row in table.to_pylist():
-            acc = totals[row["partition_key"]]
-            for i, col in enumerate(("lines_read", "lines_clean", "lines_quarantined", "rows_written")):
-                acc[i] += int(row[col])
-    columns = list(zip(*totals.values(), strict=True)) if totals else [[], [], [], []]
-    return pa.table(
-        {
-            "partition_key": pa.array(list(totals), pa.string()),
-            "lines_read": pa.array(columns[0], pa.int64()),
-            "lines_clean": pa.array(columns[1], pa.int64()),
-            "lines_quarantined": pa.array(columns[2], pa.int64()),
-            "rows_written": pa.array(columns[3], pa.int64()),
-        }
-    )
+        if own:
+            con.close()
