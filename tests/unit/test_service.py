@@ -267,3 +267,25 @@ def test_real_server_on_loopback(warehouse_dir, tmp_path):
     finally:
         con.close()
     assert logged == [(200, "invoices/seasonal_naive/2023-06/all", "computed")]
+
+
+def test_busy_warehouse_is_a_503_and_the_log_still_works(warehouse_dir, tmp_path):
+    """While another process (Dagster) holds the write lock, reads fail fast and clearly; logging goes on."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(60)", str(warehouse_dir / "revcast.duckdb")],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        settings = Settings(
+            warehouse_path=warehouse_dir / "revcast.duckdb", log_path=tmp_path / "p.duckdb", read_retries=1
+        )
+        with TestClient(create_app(settings)) as c:
+            r = c.get("/v1/revenue/forecast", params={"country": "all", "date": "2023-07-10"})
+            assert r.status_code == 503 and "locked" in r.json()["detail"]
+            logs = c.get("/v1/logs").json()
+            assert logs["predictions"][0]["status_code"] == 503 and logs["training_runs"] == []
+    finally:
+        holder.kill()
+        holder.wait()
