@@ -9,13 +9,14 @@ from pathlib import Path
 import pandas as pd
 
 from revcast.forecasting import Forecaster, load_forecaster
+from revcast.invoices.models import window_total
 
 WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
 class WindowForecast:
-    """Revenue of [start, start + days - 1] with 80/95% bounds (bounds of the daily forecasts summed)."""
+    """Revenue of [start, start + days - 1] with 80/95% bounds."""
 
     unique_id: str
     start: date
@@ -38,8 +39,8 @@ def window_forecast(
 ) -> WindowForecast:
     """Forecast from the end of the model's training window far enough to cover start..start+days-1, summed.
 
-    Refit-free: the artifact is used as trained. Summing the daily bounds treats daily errors as perfectly
-    correlated, which gives wide (conservative) intervals; lower bounds are floored at zero revenue.
+    Refit-free: the artifact is used as trained. Bounds of the sum come from the daily bounds as in the
+    precomputed forecasts (`revcast.invoices.models.window_total`: independent daily errors); floored at 0.
     """
     if model.windows_ is None:
         raise ValueError("model is not fitted")
@@ -60,16 +61,16 @@ def window_forecast(
     window = frame[(ds >= start) & (ds <= last)]
     if len(window) != days:
         raise ValueError(f"forecast covers {len(window)} of the {days} days from {start}")
-    total = {c: float(window[c].sum()) for c in ("yhat", "lo_80", "hi_80", "lo_95", "hi_95")}
+    total = window_total(window, days).iloc[0]
     return WindowForecast(
         unique_id=unique_id,
         start=start,
         days=days,
-        revenue_30d=max(total["yhat"], 0.0),
-        lo_80=max(total["lo_80"], 0.0),
-        hi_80=max(total["hi_80"], 0.0),
-        lo_95=max(total["lo_95"], 0.0),
-        hi_95=max(total["hi_95"], 0.0),
+        revenue_30d=max(float(total["yhat"]), 0.0),
+        lo_80=max(float(total["lo_80"]), 0.0),
+        hi_80=max(float(total["hi_80"]), 0.0),
+        lo_95=max(float(total["lo_95"]), 0.0),
+        hi_95=max(float(total["hi_95"]), 0.0),
         trained_through=trained_through,
     )
 

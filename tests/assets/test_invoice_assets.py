@@ -2,17 +2,25 @@
 
 import json
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
 
 from assets.invoices import invoice_daily_revenue, invoice_features, invoice_records
+from pipelines.partitions import monthly_partitions
 from revcast.invoices import FEATURE_COLUMNS, revenue_features_sql
 from revcast.warehouse import connect, table_checksum
 from tests.conftest import QUIET, SAMPLE_END, SAMPLE_START, make_resources, materialize_range
 
-FIRST, LAST = SAMPLE_START.isoformat(), SAMPLE_END.replace(day=1).isoformat()  # monthly partition keys
+
+def key(month: str) -> str:
+    """The monthly partition key of a YYYY-MM month (whatever the partitions' key format)."""
+    when = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    return monthly_partitions.get_partition_key_for_timestamp(when.timestamp())
+
+
+FIRST, LAST = key(SAMPLE_START.strftime("%Y-%m")), key(SAMPLE_END.strftime("%Y-%m"))
 BUSINESS_COLUMNS = ["invoice_date", "country", "customer_id", "invoice_id", "invoice_prefix", "is_cancellation",
                     "stream_id", "times_viewed", "price", "source_file", "record_number"]  # fmt: skip
 
@@ -190,7 +198,7 @@ def test_record_outside_its_month_and_price_range_are_quarantined(sample_landing
     path.write_text(json.dumps(records))
     resources = make_resources(landing, tmp_path / "wh")
     config = {**QUIET, "ops": {"invoice_records": {"config": {"price_max": 50.0}}}}
-    result = dg.materialize([invoice_records], resources=resources, partition_key="2022-03-01", run_config=config,
+    result = dg.materialize([invoice_records], resources=resources, partition_key=key("2022-03"), run_config=config,
                             raise_on_error=False)  # fmt: skip
     con = connect(resources["warehouse"].path, read_only=True)
     try:
@@ -218,7 +226,7 @@ def test_unknown_key_fails_the_partition_naming_the_file(sample_landing, tmp_pat
     records[3]["discount"] = 0.1
     path.write_text(json.dumps(records))
     resources = make_resources(landing, tmp_path / "wh")
-    result = dg.materialize([invoice_records], resources=resources, partition_key="2022-05-01", run_config=QUIET,
+    result = dg.materialize([invoice_records], resources=resources, partition_key=key("2022-05"), run_config=QUIET,
                             raise_on_error=False)  # fmt: skip
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
@@ -234,7 +242,9 @@ def test_unknown_key_fails_the_partition_naming_the_file(sample_landing, tmp_pat
 def test_missing_month_folder_is_a_clear_error(sample_landing, tmp_path):
     landing = _small_landing(sample_landing, tmp_path, ["2022-05"])
     resources = make_resources(landing, tmp_path / "wh")
-    result = materialize_range([invoice_records], resources, "2022-05-01", "2022-06-01", raise_on_error=False)
+    result = materialize_range(
+        [invoice_records], resources, key("2022-05"), key("2022-06"), raise_on_error=False
+    )
     assert not result.success
     error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
     assert "2022-06" in (error.message + (error.cause.message if error.cause else ""))
