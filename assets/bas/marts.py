@@ -219,6 +219,9 @@ def bas_system_comparison(config: BasConfig, warehouse: WarehouseResource) -> dg
     ],
     check_specs=[
         _check("bas_load_series_totals", "bas_load_series", "Daily, monthly and hourly series add up to the runs."),
+        _check("bas_hour_of_day_complete", "bas_hour_of_day_load", "24 hours per system; mean <= p95 <= max."),
+        _check("bas_peak_hourly_load_consistent", "bas_peak_hourly_load", "One row per system; peak >= p95 hour."),
+        _check("bas_load_periods_found", "bas_load_periods", "Each system has a dominant cycle of 2.5 days or more."),
         _check("bas_capacity_forecast_valid", "bas_capacity_forecast",
                "Complete horizon, no NaN, lower_95 <= lower_80 <= forecast <= upper_80 <= upper_95, non-negative."),
     ],
@@ -271,8 +274,11 @@ def _forecast_problems(forecast: pd.DataFrame, horizon_days: int) -> list[str]:
         _spec("bas_outage_grid", "Expected runs and runtime hit by every (day of month, start hour) window.", ["bas_runs"]),
         _spec("bas_outage_windows", "The five least disruptive outage windows per system, off lodgement-deadline days.", ["bas_runs"]),
     ],
-    check_specs=[_check("bas_outage_windows_valid", "bas_outage_windows",
-                        "top_windows windows per system, ranked, none on or wrapping into an avoided day.")],
+    check_specs=[
+        _check("bas_outage_grid_complete", "bas_outage_grid", "31 x 24 windows per system, no negative impact."),
+        _check("bas_outage_windows_valid", "bas_outage_windows",
+               "top_windows windows per system, ranked, none on or wrapping into an avoided day."),
+    ],
     pool="duckdb",
 )  # fmt: skip
 def bas_outage(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
@@ -287,7 +293,12 @@ def bas_outage(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg.M
             [recommend_outage_windows(runs, s, config.window_hours, config.top_windows) for s in systems],
             ignore_index=True,
         )
-        yield _write(con, "bas_outage_grid", grid, [])
+        sizes = grid.groupby("system").size()
+        bad = [f"{s}: {n} windows" for s, n in sizes.items() if n != 31 * 24]
+        bad += ["negative expected runs"] if (grid["expected_runs"] < 0).any() else []
+        yield _write(
+            con, "bas_outage_grid", grid, [mart_check("bas_outage_grid", "bas_outage_grid_complete", bad)]
+        )
         next_day = windows["day_of_month"] % 31 + 1
         avoided = windows["day_of_month"].isin(DEFAULT_AVOID_DAYS) | (
             windows["wraps_midnight"] & next_day.isin(DEFAULT_AVOID_DAYS)
@@ -307,8 +318,10 @@ def bas_outage(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg.M
         _spec("bas_organisation_segments", "Per organisation: usage features, segment and declared tax period.", ["bas_runs"]),
         _spec("bas_segment_summary", "Each segment's size, share of runs and runtime, agreement with its tax period.", ["bas_runs"]),
     ],
-    check_specs=[_check("bas_segments_cover_orgs", "bas_organisation_segments",
-                        "Every in-scope organisation is in exactly one segment.")],
+    check_specs=[
+        _check("bas_segments_cover_orgs", "bas_organisation_segments", "Every in-scope organisation is in exactly one segment."),
+        _check("bas_segment_shares", "bas_segment_summary", "Segment shares of orgs and runs add up to 1."),
+    ],
     pool="duckdb",
 )  # fmt: skip
 def bas_segments(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
@@ -323,7 +336,15 @@ def bas_segments(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg
         yield _write(con, "bas_organisation_segments", segments,
                      [mart_check("bas_organisation_segments", "bas_segments_cover_orgs", bad)],
                      tax_period_agreement=float(segments["agrees"].mean()) if len(segments) else float("nan"))  # fmt: skip
-        yield _write(con, "bas_segment_summary", segment_summary(segments), [])
+        summary = segment_summary(segments)
+        sums = summary[["org_share", "run_share"]].sum()
+        bad = [f"{c} adds up to {v:.4f}" for c, v in sums.items() if len(summary) and abs(v - 1) > 1e-9]
+        yield _write(
+            con,
+            "bas_segment_summary",
+            summary,
+            [mart_check("bas_segment_summary", "bas_segment_shares", bad)],
+        )
 
 
 @dg.multi_asset(
@@ -331,8 +352,11 @@ def bas_segments(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg
         _spec("bas_key_data_points", "Busiest month, orgs that ran both reports, users of either, multi-org users.", ["bas_runs"]),
         _spec("bas_popular_plans", "Organisations per pricing plan among BAS users (small plans as Other).", ["bas_runs"]),
     ],
-    check_specs=[_check("bas_key_points_consistent", "bas_key_data_points",
-                        "Plan counts add up to the organisations that ran BAS; busiest month is the monthly maximum.")],
+    check_specs=[
+        _check("bas_key_points_consistent", "bas_key_data_points",
+               "Plan counts add up to the organisations that ran BAS; busiest month is the monthly maximum."),
+        _check("bas_popular_plans_order", "bas_popular_plans", "Shares add up to 1; plans by size, Other last."),
+    ],
     pool="duckdb",
 )  # fmt: skip
 def bas_key_points(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
@@ -352,4 +376,14 @@ def bas_key_points(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResul
             )
         yield _write(con, "bas_key_data_points", frame, [mart_check("bas_key_data_points", "bas_key_points_consistent", bad)],
                      points=dg.MetadataValue.md(frame.to_markdown(index=False)))  # fmt: skip
-        yield _write(con, "bas_popular_plans", plans, [])
+        named = plans.loc[plans["product_option"].ne("Other")]
+        bad = (
+            []
+            if abs(plans["share"].sum() - 1) < 1e-9 or plans.empty
+            else [f"shares add up to {plans['share'].sum()}"]
+        )
+        bad += ["Other is not last"] if "Other" in plans["product_option"].iloc[:-1].tolist() else []
+        bad += ["plans out of order"] if not named["orgs"].is_monotonic_decreasing else []
+        yield _write(
+            con, "bas_popular_plans", plans, [mart_check("bas_popular_plans", "bas_popular_plans_order", bad)]
+        )

@@ -34,6 +34,7 @@ def report_path(warehouse_path: str) -> Path:
 
 @dg.asset(
     group_name="bas",
+    pool="duckdb",
     kinds={"html", "python"},
     owners=["team:product-analytics"],
     tags={"layer": "report"},
