@@ -14,8 +14,11 @@ _end = partitions_end()
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=_start, end_date=(_end + timedelta(days=1)).isoformat() if _end else None
 )
+# Keys are YYYY-MM (the issue's "partition 2023-12"; the invoice folders' month=YYYY-MM).
 monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=_start, end_date=(_end + timedelta(days=1)).isoformat() if _end else None
+    start_date=partitions_start().strftime("%Y-%m"),
+    end_date=(_end + timedelta(days=1)).strftime("%Y-%m") if _end else None,
+    fmt="%Y-%m",
 )
 # A model partition is its training cutoff: partition 2023-12 is trained on data through 2023-12-31.
 cutoff_partitions = monthly_partitions

@@ -17,7 +17,7 @@ from tests.conftest import QUIET, SAMPLE_END, SAMPLE_START, make_resources, mate
 
 PRICES = {"api_calls": 0.20, "storage_gb": 0.10}
 CUTOFF = "2023-06"  # the label the tables store
-CUTOFF_KEY = "2023-06-01"  # the monthly partition key
+CUTOFF_KEY = "2023-06"  # the monthly partition key (YYYY-MM)
 
 
 @pytest.fixture(scope="module")
