@@ -219,7 +219,7 @@ def bas_system_comparison(config: BasConfig, warehouse: WarehouseResource) -> dg
     ],
     check_specs=[
         _check("bas_load_series_totals", "bas_load_series", "Daily, monthly and hourly series add up to the runs."),
-        _check("bas_hour_of_day_complete", "bas_hour_of_day_load", "24 hours per system; mean <= p95 <= max."),
+        _check("bas_hour_of_day_complete", "bas_hour_of_day_load", "24 hours per system; mean and p95 runtime at most the maximum."),
         _check("bas_peak_hourly_load_consistent", "bas_peak_hourly_load", "One row per system; peak >= p95 hour."),
         _check("bas_load_periods_found", "bas_load_periods", "Each system has a dominant cycle of 2.5 days or more."),
         _check("bas_capacity_forecast_valid", "bas_capacity_forecast",
@@ -239,10 +239,35 @@ def bas_capacity(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg
         yield _write(
             con, "bas_load_series", series, [mart_check("bas_load_series", "bas_load_series_totals", bad)]
         )
-        yield _write(con, "bas_hour_of_day_load", hour_of_day_load(hourly), [])
-        yield _write(con, "bas_peak_hourly_load", peak_hourly_load(hourly), [])
+        by_hour = hour_of_day_load(hourly)
+        sizes = by_hour.groupby("system").size()
+        bad = [f"{s}: {n} hours" for s, n in sizes.items() if n != 24]
+        top = by_hour["max_runtime_seconds"].fillna(float("inf")) + 1e-9
+        if (by_hour[["mean_runtime_seconds", "p95_runtime_seconds"]].fillna(0).gt(top, axis=0)).any().any():
+            bad.append("mean or p95 runtime above the maximum")
+        yield _write(
+            con,
+            "bas_hour_of_day_load",
+            by_hour,
+            [mart_check("bas_hour_of_day_load", "bas_hour_of_day_complete", bad)],
+        )
+        peak = peak_hourly_load(hourly)
+        systems = runs["system"].nunique()
+        bad = [f"{len(peak)} rows for {systems} systems"] if len(peak) != systems else []
+        bad += [
+            f"{r.system}: peak {r.peak_runs} < p95 {r.p95_hourly_runs}"
+            for r in peak.itertuples()
+            if r.peak_runs < r.p95_hourly_runs
+        ]
+        yield _write(
+            con, "bas_peak_hourly_load", peak,
+            [mart_check("bas_peak_hourly_load", "bas_peak_hourly_load_consistent", bad)],
+        )  # fmt: skip
         periods = periods_by_system(daily)
-        yield _write(con, "bas_load_periods", periods, [],
+        found = set(periods["system"]) if len(periods) else set()
+        bad = [f"{s}: no cycle found" for s in daily["system"].unique() if s not in found]
+        bad += ["period under 2.5 days"] if len(periods) and (periods["period_days"] < 2.5).any() else []
+        yield _write(con, "bas_load_periods", periods, [mart_check("bas_load_periods", "bas_load_periods_found", bad)],
                      periods=dg.MetadataValue.md(periods.to_markdown(index=False) if len(periods) else "_none_"))  # fmt: skip
         forecast = forecasts_by_system(daily, hourly, config.horizon_days)
         yield _write(con, "bas_capacity_forecast", forecast,
