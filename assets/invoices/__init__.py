@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.invoices.ingest import invoice_records
+from assets.invoices.models import invoice_revenue_forecasts, invoice_revenue_models
 from assets.invoices.series import invoice_daily_revenue, invoice_features
 from pipelines.partitions import cutoff_partitions
 
@@ -10,6 +11,7 @@ TRAINING_JOB = "invoice_training_job"
 TRAINING_ASSETS = ("invoice_revenue_models", "invoice_revenue_forecasts")
 
 assets = [invoice_records, invoice_daily_revenue, invoice_features]
+assets += [invoice_revenue_models, invoice_revenue_forecasts]
 asset_checks: list = []
 
 # Launched by the service's POST /v1/train through Dagster's GraphQL API (tag dagster/partition = cutoff).

@@ -36,15 +36,31 @@ COUNTRY_CODES: dict[str, str] = {
 }  # fmt: skip
 
 
+def sparse_series(df: pd.DataFrame, limit: float, name: str) -> dict[str, str]:
+    """Series with more than `limit` zero-revenue days (too sparse for a daily model) -> reason."""
+    share = (df["y"] == 0).groupby(df["unique_id"].astype(str)).mean()
+    return {
+        uid: f"{name}: series {uid!r} too sparse: {v:.0%} zero days (limit {limit:.0%})"
+        for uid, v in share[share > limit].items()
+    }
+
+
 def zero_share_guard(df: pd.DataFrame, limit: float, name: str) -> None:
-    """Raise when a series has more than `limit` zero-revenue days (too sparse for a daily model)."""
-    share = (df["y"] == 0).groupby(df["unique_id"]).mean()
-    bad = share[share > limit]
-    if len(bad):
-        uid = bad.index[0]
-        raise ValueError(
-            f"{name}: series {uid!r} too sparse: {bad.iloc[0]:.0%} zero days (limit {limit:.0%})"
-        )
+    """Raise when a series is too sparse (see sparse_series)."""
+    bad = sparse_series(df, limit, name)
+    if bad:
+        raise ValueError(next(iter(bad.values())))
+
+
+class _Screened:
+    """Models that refuse sparse series say so up front (`screen`), so the tournament skips those series."""
+
+    max_zero_share: float
+    name: str
+
+    def screen(self, df: pd.DataFrame) -> dict[str, str]:
+        """Series this model refuses, with the reason."""
+        return sparse_series(df, self.max_zero_share, self.name)
 
 
 class PreviousDays(Forecaster):
@@ -113,7 +129,7 @@ class SameDaysLastYear(Forecaster):
         self.sigma_ = pd.Series(state["sigma"], index=self.windows_.index, dtype=float)
 
 
-class DenseETS(ETS):
+class DenseETS(_Screened, ETS):
     """Weekly ETS that refuses series with more than `max_zero_share` zero days (sparse countries)."""
 
     def __init__(self, max_zero_share: float = 0.5, **kwargs: Any) -> None:
@@ -129,18 +145,22 @@ class DenseETS(ETS):
 
 
 def calendar_exog(index: pd.DatetimeIndex, country: str | None, yearly: bool) -> np.ndarray:
-    """Public holidays, the year-end closure (24 Dec - 2 Jan) and, if `yearly`, 2 Fourier pairs of the year."""
+    """Weekday dummies (Tue..Sun), public holidays, the year-end closure (24 Dec - 2 Jan) and, if `yearly`,
+    two Fourier pairs of the day of year."""
     index = pd.DatetimeIndex(index)
     closure = ((index.month == 12) & (index.day >= 24)) | ((index.month == 1) & (index.day <= 2))
-    cols = [holiday_flags(index, country), closure.astype(float)]
+    weekday = index.dayofweek.to_numpy()
+    cols = [(weekday == d).astype(float) for d in range(1, 7)]
+    cols += [holiday_flags(index, country), closure.astype(float)]
     if yearly:
         w = 2 * np.pi * index.dayofyear.to_numpy() / 365.25
         cols += [np.sin(w), np.cos(w), np.sin(2 * w), np.cos(2 * w)]
     return np.column_stack(cols)
 
 
-class HolidaySARIMAX(SARIMAX):
-    """Weekly SARIMAX with the series' country's holidays, the year-end closure and optional yearly terms.
+class HolidaySARIMAX(_Screened, SARIMAX):
+    """Regression with ARMA errors (statsmodels SARIMAX): weekly seasonality as weekday dummies, the series'
+    country's holidays, the year-end closure and optional yearly Fourier terms (fast: no seasonal ARMA).
 
     The country of a series comes from COUNTRY_CODES by its unique_id; regressor columns that are all
     zero in a training window (a holiday never seen) are left out for that series and remembered.
@@ -148,8 +168,8 @@ class HolidaySARIMAX(SARIMAX):
 
     def __init__(
         self,
-        order: tuple[int, int, int] = (1, 0, 1),
-        seasonal_order: tuple[int, int, int, int] = (1, 0, 1, 7),
+        order: tuple[int, int, int] = (1, 0, 0),
+        seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0),
         trend: str | None = "c",
         yearly: bool = False,
         max_zero_share: float = 0.5,
@@ -235,7 +255,7 @@ def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
         con.close()
 
 
-class RevenueFeatureNet(Forecaster):
+class RevenueFeatureNet(_Screened, Forecaster):
     """A small TensorFlow MLP on the seed-002 features predicting the next 30 days' revenue, pooled over series.
 
     Revenue features and target are divided by the series' mean 30-day revenue in the training window (the
@@ -249,8 +269,8 @@ class RevenueFeatureNet(Forecaster):
     def __init__(
         self,
         units: tuple[int, int] = (32, 16),
-        epochs: int = 150,
-        patience: int = 15,
+        epochs: int = 60,
+        patience: int = 8,
         learning_rate: float = 3e-3,
         val_frac: float = 0.2,
         max_zero_share: float = 0.5,

@@ -1,0 +1,218 @@
+"""invoice_revenue_models and invoice_revenue_forecasts: the shared tournament on daily revenue per country,
+scored on 30-day sums, and the next-30-days revenue per series with 80/95% intervals."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.partitions import cutoff_partitions
+from resources import ModelStoreResource, WarehouseResource
+from revcast.forecasting import SeasonalNaive, load_forecaster
+from revcast.invoices.models import (
+    WINDOW,
+    DenseETS,
+    HolidaySARIMAX,
+    PreviousDays,
+    RevenueFeatureNet,
+    SameDaysLastYear,
+    thirty_day_scores,
+    window_total,
+)
+from revcast.invoices.series import ALL
+from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+
+DOMAIN = "invoices"
+BASELINE = "previous_30_days"
+FALLBACKS = ("previous_30_days", "same_30_days_last_year", "seasonal_naive")
+DAILY_SQL = """
+WITH top AS (
+    SELECT unique_id FROM features.invoice_daily_revenue
+    WHERE unique_id <> $all AND ds <= $cutoff GROUP BY unique_id ORDER BY sum(revenue) DESC, unique_id LIMIT $n
+)
+SELECT unique_id, ds, revenue, unique_invoices, views FROM features.invoice_daily_revenue
+WHERE ds <= $cutoff AND (unique_id = $all OR unique_id IN (SELECT unique_id FROM top))
+ORDER BY unique_id, ds
+"""
+
+
+class InvoiceModelsConfig(dg.Config):
+    """Tournament settings: series = the top `countries` by revenue in the training window plus 'all'."""
+
+    countries: int = 10
+    n_folds: int = 3
+    fold_step: int = 30
+    max_zero_share: float = 0.5
+    net_epochs: int = 60
+    force_champion: str | None = None
+
+
+def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> dict:
+    """Seed-002 baselines, seasonal naive, statsmodels ETS and SARIMAX (holidays, yearly terms), the TF net."""
+    yearly = daily["ds"].nunique() >= 730
+    z = cfg.max_zero_share
+    return {
+        "previous_30_days": PreviousDays,
+        "same_30_days_last_year": SameDaysLastYear,
+        "seasonal_naive": lambda: SeasonalNaive(season=7),
+        "ets": lambda: DenseETS(max_zero_share=z, season=7),
+        "sarimax": lambda: HolidaySARIMAX(yearly=yearly, max_zero_share=z),
+        "revenue_net": lambda: RevenueFeatureNet(epochs=cfg.net_epochs, max_zero_share=z).with_exog(daily),
+    }
+
+
+def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
+    """(cutoff key YYYY-MM, last training day) of a cutoff partition."""
+    window = context.partition_time_window
+    return window.start.strftime("%Y-%m"), pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
+
+
+@dg.asset(
+    group_name="invoices",
+    partitions_def=cutoff_partitions,
+    tags={"revcast/partition": "cutoff"},
+    pool="duckdb",
+    kinds={"duckdb", "tensorflow", "python"},
+    owners=["team:data-science"],
+    deps=["invoice_daily_revenue"],
+)
+def invoice_revenue_models(
+    context: dg.AssetExecutionContext,
+    config: InvoiceModelsConfig,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """30-day revenue tournament per top country and 'all' (seed-002 baselines, ETS, SARIMAX, TF net) scored on
+    30-day sums; sparse countries fall back to a baseline (recorded in models.registry.fallback_reason)."""
+    import tensorflow  # noqa: F401 - imported here so the code location loads fast
+
+    cutoff, last_day = cutoff_of(context)
+    with warehouse.connect(read_only=True) as con:
+        daily = con.execute(DAILY_SQL, {"cutoff": last_day.date(), "all": ALL, "n": config.countries}).df()
+    if daily.empty:
+        raise ValueError(
+            f"no invoice revenue through {last_day.date()}: materialize invoice_daily_revenue first"
+        )
+    daily["ds"] = pd.to_datetime(daily["ds"])
+    t = run_domain_tournament(
+        DOMAIN,
+        cutoff,
+        daily.rename(columns={"revenue": "y"})[["unique_id", "ds", "y"]],
+        invoice_model_factories(config, daily),
+        h=WINDOW,
+        n_folds=config.n_folds,
+        step=config.fold_step,
+        artifact_dir=model_store.artifact_dir,
+        baseline=BASELINE,
+        fallbacks=FALLBACKS,
+        scorer=thirty_day_scores,
+        force_champion=config.force_champion,
+        run_id=context.run_id,
+    )
+    with warehouse.connect() as con:
+        written = write_tournament(con, t)
+    champ = t.champions
+    return dg.MaterializeResult(
+        metadata={
+            "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
+            "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
+            "series": len(champ),
+            "fallbacks": int(champ["fallback_reason"].notna().sum()),
+            "rows_written": dg.MetadataValue.json(written),
+        }
+    )
+
+
+CHECKS_SQL = """
+SELECT count(*) AS n, count(DISTINCT unique_id) AS series,
+    count(*) FILTER (WHERE isnan(revenue_30d) OR isnan(lo_80) OR isnan(hi_80) OR isnan(lo_95) OR isnan(hi_95)) AS nan_rows,
+    count(*) FILTER (WHERE least(revenue_30d, lo_80, hi_80, lo_95, hi_95) < 0) AS negative_rows,
+    count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= revenue_30d AND revenue_30d <= hi_80 AND hi_80 <= hi_95))
+        AS unordered_rows
+FROM forecasts.invoice_revenue_forecasts WHERE cutoff = ?
+"""
+
+
+@dg.asset(
+    group_name="invoices",
+    partitions_def=cutoff_partitions,
+    tags={"revcast/partition": "cutoff"},
+    pool="duckdb",
+    kinds={"duckdb", "python"},
+    owners=["team:data-science"],
+    deps=["invoice_revenue_models"],
+    check_specs=[
+        dg.AssetCheckSpec(n, asset="invoice_revenue_forecasts", blocking=True, description=d)
+        for n, d in [
+            ("invoice_forecast_one_row_per_series", "One row per champion series of the cutoff."),
+            ("invoice_forecast_no_nan", "No NaN in the 30-day revenue or its bounds."),
+            ("invoice_forecast_non_negative", "Revenue and bounds >= 0 (clipped at 0)."),
+            ("invoice_forecast_ordered_bounds", "lo_95 <= lo_80 <= revenue_30d <= hi_80 <= hi_95."),
+        ]
+    ],
+)
+def invoice_revenue_forecasts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Revenue of the 30 days after the cutoff (as_of = the day after) per country and 'all' from each champion,
+    with 80/95% intervals (daily widths combined as independent), clipped at 0."""
+    from assets.metadata import table_metadata
+    from revcast.warehouse import replace_where, transaction
+
+    cutoff, last_day = cutoff_of(context)
+    with warehouse.connect(read_only=True) as con:
+        champions = champion_artifacts(con, DOMAIN, cutoff)
+    if champions.empty:
+        raise ValueError(
+            f"no invoice champion registered for cutoff {cutoff}: materialize invoice_revenue_models"
+        )
+    rows = []
+    for r in champions.itertuples():
+        fc = load_forecaster(r.artifact_path).predict(WINDOW)
+        tot = window_total(fc[fc["unique_id"] == r.unique_id]).iloc[0]
+        rows.append(
+            {
+                "unique_id": r.unique_id,
+                "revenue_30d": tot["yhat"],
+                **{k: tot[k] for k in ("lo_80", "hi_80", "lo_95", "hi_95")},
+                "model": r.model,
+                "model_id": r.model_id,
+            }
+        )
+    out = pd.DataFrame(rows)
+    cols = ["revenue_30d", "lo_80", "hi_80", "lo_95", "hi_95"]
+    clipped = int((out[cols] < 0).any(axis=1).sum())
+    out[cols] = out[cols].clip(lower=0)
+    out = out.assign(cutoff=cutoff, as_of=(last_day + pd.Timedelta(days=1)).date(), run_id=context.run_id)
+    with warehouse.connect() as con:
+        con.register("_inv_fc", out)
+        with transaction(con):
+            replace_where(
+                con, "forecasts.invoice_revenue_forecasts", "SELECT * FROM _inv_fc", key={"cutoff": cutoff}
+            )
+        con.fetchall()  # replace_where leaves its count result open
+        con.unregister("_inv_fc")
+        s = con.execute(CHECKS_SQL, [cutoff]).df().iloc[0]
+        metadata = table_metadata(con, "forecasts.invoice_revenue_forecasts", "cutoff = ?", [cutoff])
+    n = len(champions)
+    checks = [
+        dg.AssetCheckResult(
+            check_name="invoice_forecast_one_row_per_series",
+            passed=bool(s["n"] == n and s["series"] == n),
+            metadata={"rows": int(s["n"]), "series": int(s["series"]), "champions": n},
+        ),
+        dg.AssetCheckResult(
+            check_name="invoice_forecast_no_nan",
+            passed=bool(s["nan_rows"] == 0),
+            metadata={"nan_rows": int(s["nan_rows"])},
+        ),
+        dg.AssetCheckResult(
+            check_name="invoice_forecast_non_negative",
+            passed=bool(s["negative_rows"] == 0),
+            metadata={"negative_rows": int(s["negative_rows"]), "rows_clipped_at_0": clipped},
+        ),
+        dg.AssetCheckResult(
+            check_name="invoice_forecast_ordered_bounds",
+            passed=bool(s["unordered_rows"] == 0),
+            metadata={"unordered_rows": int(s["unordered_rows"])},
+        ),
+    ]
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)

@@ -1,0 +1,247 @@
+"""usage_models and usage_forecasts: the model tournament on daily usage per metric, and 182-day forecasts."""
+
+import os
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.partitions import cutoff_partitions
+from resources import ModelStoreResource, WarehouseResource
+from revcast.forecasting import ETS, SARIMAX, Drift, LSTMForecaster, SeasonalNaive, load_forecaster
+from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+
+DOMAIN = "usage"
+LSTM_UNITS = {"api_calls": [50, 50], "storage_gb": [100, 50]}  # the seed's layer sizes per metric
+# Daily totals per metric over every day from the first usage day through the cutoff; a day with no clean
+# row is filled with 0 explicitly (no recorded usage) and counted in `filled`.
+DAILY_TOTALS_SQL = """
+WITH days AS (
+    SELECT CAST(d AS DATE) AS ds
+    FROM generate_series((SELECT min(usage_date) FROM clean.usage), CAST($cutoff AS DATE), INTERVAL 1 DAY) t(d)
+), metrics AS (SELECT DISTINCT metric FROM clean.usage WHERE usage_date <= $cutoff),
+totals AS (
+    SELECT metric, usage_date AS ds, sum(quantity) AS y FROM clean.usage
+    WHERE usage_date <= $cutoff GROUP BY ALL
+)
+SELECT m.metric AS unique_id, d.ds, coalesce(t.y, 0.0) AS y, t.y IS NULL AS filled
+FROM metrics m CROSS JOIN days d LEFT JOIN totals t ON t.metric = m.metric AND t.ds = d.ds
+ORDER BY unique_id, d.ds
+"""
+
+
+class UsageModelsConfig(dg.Config):
+    """Tournament settings; force_champion (or env REVCAST_FORCE_CHAMPION) overrides selection for tests."""
+
+    horizon: int = 182
+    n_folds: int = 3
+    lstm_lags: int = 180
+    lstm_epochs: int = 8
+    lstm_patience: int = 3
+    holiday_country: str = "AU"
+    force_champion: str | None = None
+
+
+class UsageForecastConfig(dg.Config):
+    """Days to forecast from the cutoff (must not exceed the tournament horizon the LSTM was fitted for)."""
+
+    horizon: int = 182
+
+
+def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
+    """(cutoff key YYYY-MM, last training day) of a cutoff partition."""
+    window = context.partition_time_window
+    return window.start.strftime("%Y-%m"), pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
+
+
+def usage_model_factories(cfg: UsageModelsConfig) -> dict:
+    """The tournament entries: baselines, statsmodels and the seed's LSTM."""
+    return {
+        "seasonal_naive": lambda: SeasonalNaive(season=7),
+        "drift": Drift,
+        "ets": lambda: ETS(season=7),
+        "sarimax": lambda: SARIMAX(country=cfg.holiday_country),
+        "lstm": lambda: LSTMForecaster(
+            lags=cfg.lstm_lags,
+            horizon=cfg.horizon,
+            units=LSTM_UNITS,
+            dropout=0.2,
+            epochs=cfg.lstm_epochs,
+            patience=cfg.lstm_patience,
+            seed=42,
+        ),
+    }
+
+
+@dg.asset(
+    group_name="usage",
+    partitions_def=cutoff_partitions,
+    tags={"revcast/partition": "cutoff"},
+    pool="duckdb",
+    kinds={"duckdb", "tensorflow", "python"},
+    owners=["team:data-science"],
+    deps=["usage_records"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "usage_champion_beats_naive",
+            asset="usage_models",
+            blocking=True,
+            description="Each metric's champion MASE is strictly below seasonal naive's.",
+        )
+    ],
+)
+def usage_models(
+    context: dg.AssetExecutionContext,
+    config: UsageModelsConfig,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> dg.MaterializeResult:
+    """Model tournament per usage metric (seasonal naive, drift, ETS, SARIMAX, LSTM), rolling-origin backtest,
+    champion = lowest MASE; artifacts under the model store, rows in models.backtests/scores/registry."""
+    import tensorflow  # noqa: F401 - imported here so the code location loads fast
+
+    cutoff, last_day = cutoff_of(context)
+    with warehouse.connect(read_only=True) as con:
+        series = con.execute(DAILY_TOTALS_SQL, {"cutoff": last_day.date()}).df()
+    if series.empty:
+        raise ValueError(f"no clean.usage rows through {last_day.date()}: materialize usage_records first")
+    filled = series.groupby("unique_id")["filled"].sum().astype(int).to_dict()
+    force = config.force_champion or os.environ.get("REVCAST_FORCE_CHAMPION") or None
+    t = run_domain_tournament(
+        DOMAIN,
+        cutoff,
+        series[["unique_id", "ds", "y"]],
+        usage_model_factories(config),
+        h=config.horizon,
+        n_folds=config.n_folds,
+        artifact_dir=model_store.artifact_dir,
+        force_champion=force,
+        run_id=context.run_id,
+    )
+    with warehouse.connect() as con:
+        written = write_tournament(con, t)
+    champ = t.champions
+    passed = bool(champ["beats_baseline"].all())
+    gate = {
+        f"{r.unique_id}": dg.MetadataValue.md(
+            f"champion {r.model} MASE {r.mase:.4f} vs seasonal_naive MASE {r.baseline_mase:.4f}"
+        )
+        for r in champ.itertuples()
+    }
+    gate |= {f"{r.unique_id}_champion_mase": float(r.mase) for r in champ.itertuples()}
+    gate |= {f"{r.unique_id}_seasonal_naive_mase": float(r.baseline_mase) for r in champ.itertuples()}
+    return dg.MaterializeResult(
+        metadata={
+            "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
+            "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
+            "training_days": int(series["ds"].nunique()),
+            "filled_zero_days": dg.MetadataValue.json(filled),
+            "rows_written": dg.MetadataValue.json(written),
+            "forced_champion": force or "",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="usage_champion_beats_naive",
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata=gate,
+            )
+        ],
+    )
+
+
+FORECAST_CHECKS_SQL = """
+SELECT metric, count(*) AS n, count(DISTINCT horizon) AS horizons, min(horizon) AS h_min, max(horizon) AS h_max,
+    count(*) FILTER (WHERE isnan(yhat) OR isnan(lo_80) OR isnan(hi_80) OR isnan(lo_95) OR isnan(hi_95)) AS nan_rows,
+    count(*) FILTER (WHERE least(yhat, lo_80, hi_80, lo_95, hi_95) < 0) AS negative_rows,
+    count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= yhat AND yhat <= hi_80 AND hi_80 <= hi_95)) AS unordered_rows
+FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
+"""
+
+
+@dg.asset(
+    group_name="usage",
+    partitions_def=cutoff_partitions,
+    tags={"revcast/partition": "cutoff"},
+    pool="duckdb",
+    kinds={"duckdb", "python"},
+    owners=["team:data-science"],
+    deps=["usage_models"],
+    check_specs=[
+        dg.AssetCheckSpec(n, asset="usage_forecasts", blocking=True, description=d)
+        for n, d in [
+            ("usage_forecast_complete_horizon", "Every metric has one row per day 1..horizon."),
+            ("usage_forecast_no_nan", "No NaN in point or bounds."),
+            (
+                "usage_forecast_non_negative",
+                "Point and bounds >= 0 (clipped at 0: usage cannot be negative).",
+            ),
+            ("usage_forecast_ordered_bounds", "lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95."),
+        ]
+    ],
+)
+def usage_forecasts(
+    context: dg.AssetExecutionContext, config: UsageForecastConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Daily usage forecasts per metric from each metric's champion with 80/95% intervals, point and bounds
+    clipped at 0 (usage quantities cannot be negative), in forecasts.usage_forecasts."""
+    from revcast.warehouse import replace_where, transaction
+
+    cutoff, _ = cutoff_of(context)
+    with warehouse.connect(read_only=True) as con:
+        champions = champion_artifacts(con, DOMAIN, cutoff)
+    if champions.empty:
+        raise ValueError(f"no usage champion registered for cutoff {cutoff}: materialize usage_models first")
+    frames = []
+    for r in champions.itertuples():
+        fc = load_forecaster(r.artifact_path).predict(config.horizon)
+        fc = fc[fc["unique_id"] == r.unique_id].reset_index(drop=True)
+        fc["horizon"] = range(1, len(fc) + 1)
+        frames.append(fc.assign(model=r.model, model_id=r.model_id))
+    fc = pd.concat(frames, ignore_index=True)
+    bounds = ["yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
+    clipped = int((fc[bounds] < 0).any(axis=1).sum())
+    fc[bounds] = fc[bounds].clip(lower=0)
+    fc = fc.rename(columns={"unique_id": "metric"}).assign(cutoff=cutoff, run_id=context.run_id)
+    fc["ds"] = fc["ds"].dt.date
+    with warehouse.connect() as con:
+        con.register("_usage_fc", fc)
+        with transaction(con):
+            replace_where(con, "forecasts.usage_forecasts", "SELECT * FROM _usage_fc", key={"cutoff": cutoff})
+        con.fetchall()  # replace_where leaves its count result open
+        con.unregister("_usage_fc")
+        stats = con.execute(FORECAST_CHECKS_SQL, [cutoff]).df()
+        from assets.metadata import table_metadata
+
+        metadata = table_metadata(con, "forecasts.usage_forecasts", "cutoff = ?", [cutoff])
+    h = config.horizon
+    complete = bool(
+        ((stats["n"] == h) & (stats["horizons"] == h) & (stats["h_min"] == 1) & (stats["h_max"] == h)).all()
+    )
+    per_metric = dg.MetadataValue.md(stats.to_markdown(index=False))
+    checks = [
+        dg.AssetCheckResult(
+            check_name="usage_forecast_complete_horizon",
+            passed=complete,
+            metadata={"by_metric": per_metric, "horizon": h},
+        ),
+        dg.AssetCheckResult(
+            check_name="usage_forecast_no_nan",
+            passed=bool(stats["nan_rows"].sum() == 0),
+            metadata={"nan_rows": int(stats["nan_rows"].sum())},
+        ),
+        dg.AssetCheckResult(
+            check_name="usage_forecast_non_negative",
+            passed=bool(stats["negative_rows"].sum() == 0),
+            metadata={"negative_rows": int(stats["negative_rows"].sum()), "rows_clipped_at_0": clipped},
+        ),
+        dg.AssetCheckResult(
+            check_name="usage_forecast_ordered_bounds",
+            passed=bool(stats["unordered_rows"].sum() == 0),
+            metadata={"unordered_rows": int(stats["unordered_rows"].sum())},
+        ),
+    ]
+    metadata |= {
+        "champions": dg.MetadataValue.md(champions.to_markdown(index=False)),
+        "rows_clipped_at_0": clipped,
+    }
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
