@@ -1,6 +1,7 @@
 """The `bas` group (see DESIGN.md): BAS report-run ingest, the organisation card, marts and the data story."""
 
-from assets.bas.ingest import bas_orgcard_sensor, fullbas_runs, organisations, simplebas_runs
+from assets.bas.automation import bas_card_refresh_job, bas_marts_job, bas_marts_schedule, bas_orgcard_sensor
+from assets.bas.ingest import fullbas_runs, organisations, simplebas_runs
 from assets.bas.marts import (
     bas_capacity,
     bas_interaction_profiles,
@@ -26,6 +27,6 @@ assets = [
     bas_report,
 ]
 asset_checks: list = []
-jobs: list = []
-schedules: list = []
+jobs = [bas_marts_job, bas_card_refresh_job]
+schedules = [bas_marts_schedule]
 sensors = [bas_orgcard_sensor]

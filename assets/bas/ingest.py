@@ -251,19 +251,3 @@ def organisations(
         metadata |= _metadata(report, quarantine_summary(con, "quarantine.organisations", keys))
     metadata |= {"card_fingerprint": fingerprint([path]), "runs_relinked": dg.MetadataValue.json(relinked)}
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
-
-
-@dg.sensor(
-    target=[organisations],
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-)
-def bas_orgcard_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
-    """Request an organisations refresh whenever bas/orgcard.csv's content fingerprint changes."""
-    path = Path(landing.root) / ORGCARD_PATH
-    if not path.is_file():
-        return dg.SensorResult(skip_reason=f"no organisation card at {path}")
-    stamp = fingerprint([path])
-    if stamp == context.cursor:
-        return dg.SensorResult(skip_reason="organisation card unchanged")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"orgcard/{stamp}")], cursor=stamp)

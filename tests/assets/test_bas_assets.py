@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from assets.bas import assets as bas_assets
-from assets.bas.ingest import bas_orgcard_sensor, fullbas_runs, organisations, simplebas_runs
+from assets.bas.automation import bas_orgcard_sensor
+from assets.bas.ingest import fullbas_runs, organisations, simplebas_runs
 from assets.bas.report import QUESTIONS, report_path
 from revcast.bas import DEFAULT_AVOID_DAYS
 from revcast.bas.key_points import DEFAULT_SMALL_PLAN_SHARE
