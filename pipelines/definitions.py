@@ -13,6 +13,6 @@ defs = dg.Definitions(
     asset_checks=[c for group in GROUPS for c in group.asset_checks],
     jobs=[*automation.jobs, *(j for group in GROUPS for j in group.jobs)],
     schedules=[*automation.schedules, *(s for group in GROUPS for s in group.schedules)],
-    sensors=[*automation.sensors, *bas.sensors],
+    sensors=[*automation.sensors, *(s for group in GROUPS for s in getattr(group, "sensors", []))],
     resources=default_resources(),
 )

@@ -2,13 +2,16 @@
 
 Assets are run stage by stage in dependency order, each stage one run: daily and monthly data partitions
 over the whole sample range (single-run backfills), model and forecast partitions (tag
-`revcast/partition: cutoff`) for the latest cutoff only, unpartitioned assets once. Ingest skips
-partitions whose files are unchanged, so a second demo only does what changed.
+`revcast/partition: cutoff`) for the latest cutoff only, unpartitioned assets once.
+
+A second demo only does what changed: a data stage runs just the partitions that were never materialized
+or whose landing files are newer than the asset's last materialization; a later stage runs only when an
+earlier stage ran in this demo or it was never materialized.
 """
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +19,14 @@ import dagster as dg
 from revcast import config
 
 CUTOFF_TAG = "revcast/partition"
+# assets that read the landing zone -> (landing source, or a single file under the landing root)
+LANDING_INPUTS = {
+    "usage_records": "usage",
+    "fullbas_runs": "fullbas",
+    "simplebas_runs": "simplebas",
+    "invoice_records": "invoices",
+    "organisations": "bas/orgcard.csv",
+}
 
 
 def _stages(defs: dg.Definitions) -> list[tuple[str, list[dg.AssetKey]]]:
@@ -38,23 +49,6 @@ def _stages(defs: dg.Definitions) -> list[tuple[str, list[dg.AssetKey]]]:
         else:
             stages.append((kind, [key]))
     return stages
-
-
-def _tags(kind: str, start: date, end: date) -> tuple[dict[str, str], str | None]:
-    """Run tags (a partition range) or a single partition key for one stage."""
-    if kind == "daily":
-        return {
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        }, None
-    if kind == "monthly":
-        return {
-            "dagster/asset_partition_range_start": start.strftime("%Y-%m"),
-            "dagster/asset_partition_range_end": end.strftime("%Y-%m"),
-        }, None
-    if kind == "cutoff":
-        return {}, end.strftime("%Y-%m")
-    return {}, None
 
 
 def ensure_sample_data(landing: Path, *, accounts: int, seed: int) -> tuple[date, date]:
@@ -84,29 +78,105 @@ def run_demo(*, accounts: int = 500, seed: int = 42) -> int:
     instance = dg.DagsterInstance.get()
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     assets = list(defs.assets)
-    ok = True
+    ok, anything_ran = True, False
     for kind, keys in _stages(defs):
-        tags, partition_key = _tags(kind, start, end)
         names = ", ".join(k.to_user_string() for k in keys)
-        print(f"[demo] {kind:>13}: {names}", flush=True)
-        started = time.perf_counter()
-        result = dg.materialize(
-            assets,
-            selection=keys,
-            instance=instance,
-            resources=defs.resources,
-            partition_key=partition_key,
-            tags=tags,
-            run_config=run_config,
-            raise_on_error=False,
-        )
-        status = "ok" if result.success else "FAILED (see the run in the UI)"
-        print(f"[demo] {'':>13}  {status} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})")
-        if not result.success:
-            ok = False
+        runs = _plan_stage(instance, defs, kind, keys, landing, start, end, upstream_ran=anything_ran)
+        if not runs:
+            print(f"[demo] {kind:>13}: {names}: up to date, skipped", flush=True)
+            continue
+        for tags, partition_key, label in runs:
+            print(f"[demo] {kind:>13}: {names} {label}", flush=True)
+            started = time.perf_counter()
+            result = dg.materialize(
+                assets,
+                selection=keys,
+                instance=instance,
+                resources=defs.resources,
+                partition_key=partition_key,
+                tags=tags,
+                run_config=run_config,
+                raise_on_error=False,
+            )
+            status = "ok" if result.success else "FAILED (open the run in the UI: make ui)"
+            print(
+                f"[demo] {'':>13}  {status} in {time.perf_counter() - started:.1f}s (run {result.run_id[:8]})"
+            )
+            anything_ran = True
+            if not result.success:
+                ok = False
+                break
+        if not ok:
             break
     print_summary()
     return 0 if ok else 1
+
+
+def _partition_keys(kind: str, start: date, end: date) -> list[str]:
+    """The sample range's partition keys for a daily or monthly stage."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    if kind == "daily":
+        return [d.isoformat() for d in days]
+    return sorted({d.strftime("%Y-%m") for d in days})
+
+
+def _landing_mtime(landing: Path, source: str, key: str | None) -> float:
+    """Newest modification time of the files behind one partition (or of a single landing file)."""
+    from revcast.landing import partition_dir
+
+    if key is None:
+        path = landing / source
+        return path.stat().st_mtime if path.exists() else float("inf")
+    files = list(partition_dir(landing, source, key).glob("*.*"))
+    return max((f.stat().st_mtime for f in files), default=float("inf"))
+
+
+def _plan_stage(instance, defs, kind, keys, landing, start, end, *, upstream_ran: bool) -> list:
+    """The runs a stage needs: (tags, partition key, label) for each, or none when it is up to date."""
+    latest = {k: instance.get_latest_materialization_event(k) for k in keys}
+    if kind in ("daily", "monthly"):
+        wanted = _partition_keys(kind, start, end)
+        todo: set[str] = set()
+        for key in keys:
+            done = instance.get_materialized_partitions(key)
+            todo |= {p for p in wanted if p not in done}
+            source = LANDING_INPUTS.get(key.to_user_string())
+            if source and latest[key] is not None:
+                since = latest[key].timestamp
+                todo |= {p for p in wanted if _landing_mtime(landing, source, p) > since}
+            elif upstream_ran and not source:
+                todo |= set(wanted)
+        return [(_range_tags(a, b), None, f"[{a}...{b}]") for a, b in _contiguous(sorted(todo), wanted)]
+    stale = any(event is None for event in latest.values()) or upstream_ran
+    for key in keys:
+        source = LANDING_INPUTS.get(key.to_user_string())
+        if (
+            source
+            and latest[key] is not None
+            and _landing_mtime(landing, source, None) > latest[key].timestamp
+        ):
+            stale = True
+    if not stale:
+        return []
+    if kind == "cutoff":
+        return [({}, end.strftime("%Y-%m"), f"[cutoff {end.strftime('%Y-%m')}]")]
+    return [({}, None, "")]
+
+
+def _range_tags(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def _contiguous(todo: list[str], ordered: list[str]) -> list[tuple[str, str]]:
+    """Runs of consecutive keys (in partition order) as (first, last) pairs."""
+    position = {k: i for i, k in enumerate(ordered)}
+    ranges: list[tuple[str, str]] = []
+    for key in todo:
+        if ranges and position[key] == position[ranges[-1][1]] + 1:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
 
 
 def print_summary() -> None:

@@ -10,8 +10,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-# The sample has ~17 usage lines a day, so one bad line is a 6% share: judge small files at 10%.
-os.environ.setdefault("REVCAST_QUARANTINE_THRESHOLD", "0.10")
 
 from resources import LandingZoneResource, ModelStoreResource, WarehouseResource  # noqa: E402
 from revcast.generate import generate_landing  # noqa: E402

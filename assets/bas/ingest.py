@@ -5,9 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.bas.checks import quarantine_lines_check, unknown_orgs_check
+from assets.bas.checks import unknown_orgs_check
+from assets.checks import expectations_check, quarantine_share_check
 from assets.metadata import table_metadata
-from assets.usage.checks import expectations_check
 from pipelines.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.bas import (
@@ -111,7 +111,7 @@ def _ingest_runs(
                 where=where,
                 params=params,
             ),
-            quarantine_lines_check(
+            quarantine_share_check(
                 con, asset=asset, check=f"{asset}_quarantine_share", source=source, keys=keys
             ),
             unknown_orgs_check(
@@ -239,7 +239,7 @@ def organisations(
                 where="TRUE",
                 params=[],
             ),
-            quarantine_lines_check(
+            quarantine_share_check(
                 con,
                 asset="organisations",
                 check="organisations_quarantine_share",

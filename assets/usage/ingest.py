@@ -4,8 +4,8 @@ import functools
 
 import dagster as dg
 
+from assets.checks import expectations_check, quarantine_share_check
 from assets.metadata import table_metadata
-from assets.usage.checks import expectations_check, quarantine_share_check
 from pipelines.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.core import quarantine_summary, write_partitions

@@ -132,7 +132,7 @@ def test_quarantine_share_check_fails_and_names_the_file(tmp_path, monkeypatch):
     day = "2022-02-01"
     folder = tmp_path / "landing" / "usage" / f"date={day}"
     folder.mkdir(parents=True)
-    rows = [f"{day},C{i},{i},1.0" for i in range(50)] + [f"{day},C99,-1,1.0"]
+    rows = [f"{day},C{i},{i},1.0" for i in range(50)] + [f"{day},C98,-1,1.0", f"{day},C99,-2,1.0"]
     (folder / "bad.csv").write_text(
         "date,customer_id,#api_calls(Product_1),storage_capacity_used(Product_2)\n" + "\n".join(rows) + "\n"
     )
@@ -147,7 +147,7 @@ def test_quarantine_share_check_fails_and_names_the_file(tmp_path, monkeypatch):
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "usage_quarantine_share")
     assert not check.passed
     assert "bad.csv" in check.description and "negative #api_calls" in check.description
-    assert check.metadata["lines_quarantined"].value == 1
+    assert check.metadata["lines_quarantined"].value == 2  # the budget is ceil(1% of 52) = 1 line
 
 
 def test_cli_materializes_one_partition(sample_landing, tmp_path):
