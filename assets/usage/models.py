@@ -30,7 +30,8 @@ ORDER BY unique_id, d.ds
 
 
 class UsageModelsConfig(dg.Config):
-    """Tournament settings; force_champion (or env REVCAST_FORCE_CHAMPION) overrides selection for tests."""
+    """Tournament settings. `models` restricts the entries (seasonal_naive is always in: the gate needs it);
+    force_champion (or env REVCAST_FORCE_CHAMPION) overrides the selection, to show the gate failing."""
 
     horizon: int = 182
     n_folds: int = 3
@@ -38,6 +39,7 @@ class UsageModelsConfig(dg.Config):
     lstm_epochs: int = 8
     lstm_patience: int = 3
     holiday_country: str = "AU"
+    models: list[str] | None = None
     force_champion: str | None = None
 
 
@@ -54,8 +56,8 @@ def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
 
 
 def usage_model_factories(cfg: UsageModelsConfig) -> dict:
-    """The tournament entries: baselines, statsmodels and the seed's LSTM."""
-    return {
+    """The tournament entries: baselines, statsmodels and the seed's LSTM (restricted to cfg.models if set)."""
+    entries = {
         "seasonal_naive": lambda: SeasonalNaive(season=7),
         "drift": Drift,
         "ets": lambda: ETS(season=7),
@@ -70,6 +72,11 @@ def usage_model_factories(cfg: UsageModelsConfig) -> dict:
             seed=42,
         ),
     }
+    keep = set(cfg.models or entries) | {"seasonal_naive"}
+    unknown = keep - set(entries)
+    if unknown:
+        raise ValueError(f"unknown usage models {sorted(unknown)}; choose from {sorted(entries)}")
+    return {name: make for name, make in entries.items() if name in keep}
 
 
 @dg.asset(

@@ -11,20 +11,38 @@ CUTOFF = "2023-11"
 H = 28
 
 
-def run_config(force: str | None = None) -> dict:
-    models = {"horizon": H, "lstm_lags": 14, "lstm_epochs": 2, "lstm_patience": 1, "force_champion": force}
+def run_config(force: str | None, models: list[str] | None, names: list[str]) -> dict:
+    models = {
+        "horizon": H,
+        "lstm_lags": 14,
+        "lstm_epochs": 2,
+        "lstm_patience": 1,
+        "force_champion": force,
+        "models": models,
+    }
     return {
-        "ops": {"usage_models": {"config": models}, "usage_forecasts": {"config": {"horizon": H}}},
+        "ops": {
+            k: v
+            for k, v in {
+                "usage_models": {"config": models},
+                "usage_forecasts": {"config": {"horizon": H}},
+            }.items()
+            if k in names
+        },
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
 
 
-def materialize(resources: dict, force: str | None = None) -> dg.ExecuteInProcessResult:
+def materialize(
+    resources: dict, force: str | None = None, models=None, assets=None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [usage_models, usage_forecasts],
+        assets or [usage_models, usage_forecasts],
         resources=resources,
         partition_key=CUTOFF,
-        run_config=run_config(force),
+        run_config=run_config(
+            force, models, [a.key.to_user_string() for a in assets or [usage_models, usage_forecasts]]
+        ),
         raise_on_error=False,
     )
 
@@ -65,30 +83,35 @@ def test_usage_tournament_forecasts_and_rerun(usage_resources) -> None:
     again = load_forecaster(champ.loc["api_calls", "artifact_path"]).predict(H)
     again = again[again["unique_id"] == "api_calls"]["yhat"].clip(lower=0).to_numpy()
     assert abs(again - fc_api["yhat"].to_numpy()).max() < 1e-6
-    counts = {
-        t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-        for t in ("models.registry", "models.scores", "models.backtests", "forecasts.usage_forecasts")
-    }  # noqa: E501
+    n_fc = len(fc)
     con.close()
 
-    # a rerun of the same cutoff with the champion forced to a worse model: the gate fails, rows replaced
-    forced = materialize(usage_resources, force="drift")
+    # forecasts rerun: the cutoff's rows are replaced, not duplicated
+    assert materialize(usage_resources, assets=[usage_forecasts]).success
+    con = connect(usage_resources["warehouse"].path, read_only=True)
+    assert con.execute("SELECT count(*) FROM forecasts.usage_forecasts").fetchall()[0][0] == n_fc
+    con.close()
+
+    # a rerun of the same cutoff (baselines + ETS only) with the champion forced to drift: the gate fails
+    # and the cutoff's models.* rows are replaced by the new tournament's
+    forced = materialize(usage_resources, force="drift", models=["drift", "ets"], assets=[usage_models])
+    assert not forced.success
     ev = gate(forced)
     assert not ev.passed
     meta = ev.metadata
+    assert "MASE" in meta["api_calls"].value and "seasonal_naive" in meta["api_calls"].value
     worse = [
         m
         for m in ("api_calls", "storage_gb")
         if meta[f"{m}_champion_mase"].value >= meta[f"{m}_seasonal_naive_mase"].value
     ]
     assert worse  # drift's MASE is not below seasonal naive's on at least one metric: both numbers shown
-    assert "MASE" in meta["api_calls"].value
     con = connect(usage_resources["warehouse"].path, read_only=True)
-    for table, n in counts.items():
-        if table != "forecasts.usage_forecasts":
-            assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == n
-    champ = con.execute(
-        "SELECT DISTINCT model FROM models.registry WHERE is_champion AND domain='usage'"
-    ).fetchall()
-    assert champ == [("drift",)]
+    reg = con.execute("SELECT model, is_champion FROM models.registry WHERE domain = 'usage'").df()
+    assert len(reg) == 6 and set(reg["model"]) == {"seasonal_naive", "drift", "ets"}
+    assert set(reg.loc[reg["is_champion"], "model"]) == {"drift"}
+    n_scores = con.execute("SELECT count(*) FROM models.scores WHERE domain = 'usage'").fetchall()[0][0]
+    assert n_scores == 6
+    folds = con.execute("SELECT DISTINCT model FROM models.backtests WHERE domain = 'usage'").fetchall()
+    assert {m for (m,) in folds} == {"seasonal_naive", "drift", "ets"}
     con.close()
