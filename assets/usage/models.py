@@ -36,8 +36,8 @@ class UsageModelsConfig(dg.Config):
     horizon: int = 182
     n_folds: int = 3
     lstm_lags: int = 180
-    lstm_epochs: int = 8
-    lstm_patience: int = 3
+    lstm_epochs: int = 3  # demo default: ~60 s of LSTM training for both metrics on 2 CPU cores
+    lstm_patience: int = 2
     holiday_country: str = "AU"
     models: list[str] | None = None
     force_champion: str | None = None

@@ -47,7 +47,7 @@ def test_tournament_rows_fallback_and_idempotent_write(tmp_path) -> None:
     assert "too sparse" in fb.fetchall()[0][0]
 
 
-def test_thirty_day_scorer_scales_by_previous_30_days_in_sample() -> None:
+def test_thirty_day_scorer_scales_by_previous_30_days_in_sample(tmp_path) -> None:
     y = np.tile([10.0, 20.0, 30.0], 100)[:300] + np.arange(300)
     df = frame("x", y)
     res = run_domain_tournament(
@@ -57,7 +57,7 @@ def test_thirty_day_scorer_scales_by_previous_30_days_in_sample() -> None:
         {"previous_30_days": PreviousDays, "seasonal_naive": SeasonalNaive},
         h=30,
         step=30,
-        artifact_dir=lambda m, c, u: __import__("pathlib").Path("/tmp") / "revcast_t30" / m / c / u,
+        artifact_dir=default_artifact_dir(tmp_path),
         baseline="previous_30_days",
         fallbacks=("previous_30_days",),
         scorer=thirty_day_scores,
