@@ -181,6 +181,7 @@ def _contiguous(todo: list[str], ordered: list[str]) -> list[tuple[str, str]]:
 
 def print_summary() -> None:
     """Tables with row counts, quarantine counts with top reasons, and how to open the UI."""
+    from revcast.ingest.core import quarantine_summary
     from revcast.warehouse import connect
 
     con = connect(config.warehouse_path(), read_only=True)
@@ -197,10 +198,7 @@ def print_summary() -> None:
         for schema, table, _ in tables:
             if schema != "quarantine":
                 continue
-            reasons = con.execute(
-                f'SELECT split_part(reason, \';\', 1) AS why, count(*) FROM "{schema}"."{table}" '
-                "GROUP BY why ORDER BY 2 DESC LIMIT 3"
-            ).fetchall()
+            reasons = quarantine_summary(con, f"{schema}.{table}", top=3)
             shown = "; ".join(f"{why[:60]} ({n})" for why, n in reasons)
             print(f"  {table:<16} {shown or 'none'}")
     finally:

@@ -182,13 +182,23 @@ def write_partitions(
     return report
 
 
+# A reason's kind: its first clause with quoted values and numbers masked ("duplicate of line #").
+REASON_KIND_SQL = (
+    "regexp_replace(regexp_replace(split_part(reason, ';', 1), '''[^'']*''', '''...''', 'g'), "
+    "'(^|[ \\[(,])-?[0-9][0-9A-Za-z.:/-]*', '\\1#', 'g')"
+)
+
+
 def quarantine_summary(
-    con: duckdb.DuckDBPyConnection, quarantine_table: str, keys: Sequence[str], top: int = 5
+    con: duckdb.DuckDBPyConnection, quarantine_table: str, keys: Sequence[str] | None = None, top: int = 5
 ) -> list[tuple[str, int]]:
-    """The most frequent quarantine reasons (their first clause) across the given partitions."""
+    """The most frequent kinds of quarantine reason across the given partitions (all when keys is None)."""
     quarantine_table = table_name(quarantine_table)
+    where, params = (
+        ("partition_key IN (SELECT unnest(?))", [list(keys)]) if keys is not None else ("TRUE", [])
+    )
     return con.execute(
-        f"SELECT split_part(reason, ';', 1) AS why, count(*) AS n FROM {quarantine_table} "
-        "WHERE partition_key IN (SELECT unnest(?)) GROUP BY why ORDER BY n DESC, why LIMIT ?",
-        [list(keys), top],
+        f"SELECT {REASON_KIND_SQL} AS why, count(*) AS n FROM {quarantine_table} "
+        f"WHERE {where} GROUP BY why ORDER BY n DESC, why LIMIT ?",
+        [*params, top],
     ).fetchall()
