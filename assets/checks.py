@@ -6,9 +6,8 @@ import math
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
-from expectations import validate_frame
+from expectations import validate_frame, validation_frame
 from revcast.config import quarantine_threshold
 from revcast.warehouse import table_name
 
@@ -24,12 +23,7 @@ def expectations_check(
     params: list,
 ) -> dg.AssetCheckResult:
     """Run a GE suite over the rows of `table` in the run's partition window."""
-    # Arrow-backed columns: no Python string objects, 5x faster to fetch than .df() on millions of rows
-    frame = (
-        con.sql(f"SELECT * FROM {table} WHERE {where}", params=params)
-        .to_arrow_table()
-        .to_pandas(types_mapper=pd.ArrowDtype)
-    )
+    frame = validation_frame(con.sql(f"SELECT * FROM {table} WHERE {where}", params=params).to_arrow_table())
     outcome = validate_frame(suite, frame)
     failed = outcome.failures()
     return dg.AssetCheckResult(

@@ -13,7 +13,6 @@ median is reported. Variants:
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,17 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 BARE = """
-import duckdb, sys, time
+import duckdb, resource, sys, time
 t = time.perf_counter()
 con = duckdb.connect(sys.argv[2])
 con.execute("CREATE TABLE usage AS SELECT * FROM read_csv(?)", [sys.argv[1] + '/usage/*/*.csv'])
 rows = con.execute("SELECT count(*) FROM usage").fetchall()[0][0]
 con.close()
-print(rows, time.perf_counter() - t)
+print(rows, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 PIPELINE = """
-import os, sys, time, warnings
+import os, resource, sys, time, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
 from assets.usage.ingest import usage_records
@@ -56,26 +55,31 @@ import duckdb
 con = duckdb.connect(warehouse, read_only=True)
 rows = con.execute("SELECT count(*) FROM clean.usage").fetchall()[0][0]
 lines = con.execute("SELECT sum(lines_read), sum(lines_quarantined) FROM audit.ingest_runs").fetchall()[0]
-print(rows, elapsed, lines[0], lines[1])
+print(rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, lines[0], lines[1])
 """
 
 
 def run_variant(code: str, args: list[str]) -> dict:
-    """Run one variant in a subprocess; return its printed numbers, wall time and peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run one variant in a subprocess; return its printed numbers, wall time and its own peak RSS."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     values = done.stdout.strip().splitlines()[-1].split()
-    return {"rows": int(values[0]), "seconds": float(values[1]), "process_seconds": wall,
-            "peak_rss_mb": max(peak_kb, before) / 1024, "extra": values[2:]}
+    return {
+        "rows": int(values[0]),
+        "seconds": float(values[1]),
+        "process_seconds": wall,
+        "peak_rss_mb": int(values[2]) / 1024,
+        "extra": values[3:],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=2)
@@ -92,7 +96,10 @@ def main() -> None:
     t = time.perf_counter()
     generate_landing(landing, seed=42, accounts=args.accounts, start=start, end=end, domains=("usage",))
     generated = time.perf_counter() - t
-    print(f"generated {args.accounts} accounts x {args.days} days in {generated:.1f}s into {landing}", flush=True)
+    print(
+        f"generated {args.accounts} accounts x {args.days} days in {generated:.1f}s into {landing}",
+        flush=True,
+    )
 
     runs: dict[str, list[dict]] = {"bare": [], "pipeline": [], "pipeline+sqlite": []}
     for i in range(args.repeat):
@@ -102,11 +109,16 @@ def main() -> None:
                 result = run_variant(BARE, [str(landing), str(target)])
             else:
                 home = "-" if name == "pipeline" else tempfile.mkdtemp(dir=work, prefix="dagster_home_")
-                result = run_variant(PIPELINE, [str(landing), str(target), start.isoformat(), end.isoformat(), home])
+                result = run_variant(
+                    PIPELINE, [str(landing), str(target), start.isoformat(), end.isoformat(), home]
+                )
             target.unlink(missing_ok=True)
             runs[name].append(result)
-            print(f"  {name:<16} run {i + 1}: {result['seconds']:.2f}s  rows {result['rows']:,}  "
-                  f"peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"  {name:<16} run {i + 1}: {result['seconds']:.2f}s  rows {result['rows']:,}  "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
 
     summary = {}
     for name, results in runs.items():
@@ -140,7 +152,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, s in summary.items():
         ratio = f"{s.get('ratio_to_bare', 1.0):.2f}x"
-        print(f"| {name} | {s['seconds']:.2f} | {s['rows']:,} | {s['rows_per_second']:,.0f} | {s['peak_rss_mb']:.0f} | {ratio} |")
+        print(
+            f"| {name} | {s['seconds']:.2f} | {s['rows']:,} | {s['rows_per_second']:,.0f} | {s['peak_rss_mb']:.0f} | {ratio} |"
+        )
 
 
 def _cpus() -> int:

@@ -84,9 +84,9 @@ def replace_window(
     """Replace rows with `start <= column < end` by the rows of `select_sql` (call inside a transaction)."""
     table, column = table_name(table), column_name(column)
     con.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?", [start, end])
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
 def replace_where(
@@ -101,9 +101,9 @@ def replace_where(
     table = table_name(table)
     where = " AND ".join(f"{column_name(c)} = ?" for c in key) or "TRUE"
     con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params or [])
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
 def table_checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> str:
@@ -112,7 +112,7 @@ def table_checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str
     cols = ", ".join(column_name(c) for c in columns) if columns else "*"
     row = con.execute(
         f"SELECT count(*), coalesce(sum(hash(r)), 0)::HUGEINT FROM (SELECT ({cols}) AS r FROM {table})"
-    ).fetchone()
+    ).fetchall()[0]
     return f"{row[0]}:{row[1]}"
 
 
