@@ -1,6 +1,8 @@
 """invoice_revenue_models and invoice_revenue_forecasts: the shared tournament on daily revenue per country,
 scored on 30-day sums, and the next-30-days revenue per series with 80/95% intervals."""
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
@@ -73,6 +75,14 @@ def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
     kinds={"duckdb", "tensorflow", "python"},
     owners=["team:data-science"],
     deps=["invoice_daily_revenue"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "invoice_champions_registered",
+            asset="invoice_revenue_models",
+            blocking=True,
+            description="Every series has exactly one champion in models.registry whose artifact exists on disk.",
+        )
+    ],
 )
 def invoice_revenue_models(
     context: dg.AssetExecutionContext,
@@ -109,15 +119,47 @@ def invoice_revenue_models(
     )
     with warehouse.connect() as con:
         written = write_tournament(con, t)
+        registered = champion_artifacts(con, DOMAIN, cutoff)
     champ = t.champions
     return dg.MaterializeResult(
+        check_results=[champions_registered_check(champ["unique_id"], registered)],
         metadata={
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "series": len(champ),
             "fallbacks": int(champ["fallback_reason"].notna().sum()),
             "rows_written": dg.MetadataValue.json(written),
-        }
+        },
+    )
+
+
+def champions_registered_check(series: pd.Series, registered: pd.DataFrame) -> dg.AssetCheckResult:
+    """One registered champion per series, each with an artifact folder that exists."""
+    counts = registered["unique_id"].value_counts()
+    missing = sorted(set(series) - set(counts.index))
+    repeated = sorted(counts[counts > 1].index)
+    absent = sorted(
+        registered.loc[~registered["artifact_path"].map(lambda p: bool(p) and Path(p).exists()), "unique_id"]
+    )
+    problems = [
+        f"{label}: {', '.join(map(str, ids))}"
+        for label, ids in (
+            ("no champion", missing),
+            ("several champions", repeated),
+            ("artifact missing", absent),
+        )
+        if ids
+    ]
+    return dg.AssetCheckResult(
+        asset_key="invoice_revenue_models",
+        check_name="invoice_champions_registered",
+        passed=not problems,
+        description="; ".join(problems) or None,
+        metadata={
+            "series": int(series.nunique()),
+            "champions": len(registered),
+            "fallbacks": int(registered["fallback_reason"].notna().sum()),
+        },
     )
 
 

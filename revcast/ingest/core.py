@@ -45,6 +45,7 @@ class ParsedBatch:
     clean: pa.Table | duckdb.DuckDBPyRelation  # a relation must live in the writer's connection
     quarantine: pa.Table | duckdb.DuckDBPyRelation  # QUARANTINE_SCHEMA columns
     counts: pa.Table  # partition_key, lines_read, lines_clean, lines_quarantined, rows_written
+    release: Callable[[], object] | None = None  # frees temp tables behind relation-backed batches
 
     def check_accounting(self) -> None:
         """Rows in = rows clean + rows quarantined for every partition, or the load stops."""
@@ -179,6 +180,8 @@ def write_partitions(
             else:
                 con.execute(f"DROP VIEW IF EXISTS {name}")
         con.unregister("_audit_batch")
+        if batch.release is not None:
+            batch.release()
     return report
 
 

@@ -191,9 +191,9 @@ def _judge_sql(
     FROM _judged_rules j LEFT JOIN dups d ON j.reason = '' AND {key_join}
     """,
         f"""
-    CREATE OR REPLACE TEMP TABLE _accepted_long AS
+    INSERT INTO _usage_clean
     WITH accepted AS (SELECT j.*, f.source_file FROM _judged j JOIN _files f USING (file_id) WHERE j.reason = '')
-    {long_rows}
+    SELECT account_id, metric, usage_date, quantity, unit, source_file FROM ({long_rows})
     """,
     )
 
@@ -271,13 +271,10 @@ def parse_usage(
                 _wide_sql(layout) if layout.kind == "wide" else _long_sql(layout)
             )
             con.execute(rules_sql, params)
-            con.execute(judge_sql)
-            con.execute(accept_sql)
             con.unregister("_lines_raw")
-            con.execute(
-                "INSERT INTO _usage_clean SELECT account_id, metric, usage_date, quantity, unit, source_file "
-                "FROM _accepted_long"
-            )
+            con.execute(judge_sql)
+            con.execute("DROP TABLE _judged_rules")
+            con.execute(accept_sql)
             con.execute(
                 "INSERT INTO _usage_quarantine SELECT j.partition_key, f.source_file, j.line_number, j.line, "
                 "j.reason FROM _judged j JOIN _files f USING (file_id) WHERE j.reason <> '' "
@@ -288,6 +285,7 @@ def parse_usage(
                 "count(*) FILTER (reason <> ''), count(*) FILTER (reason = '') * ? FROM _judged GROUP BY partition_key",
                 [len(WIDE_METRICS) if layout.kind == "wide" else 1],
             )
+            con.execute("DROP TABLE _judged")
         counts = con.sql(
             "SELECT f.partition_key, coalesce(sum(c.lines_read), 0)::BIGINT AS lines_read, "
             "coalesce(sum(c.lines_clean), 0)::BIGINT AS lines_clean, "
@@ -305,7 +303,13 @@ def parse_usage(
                 counts=counts,
             )
         return ParsedBatch(
-            clean=con.table("_usage_clean"), quarantine=con.table("_usage_quarantine"), counts=counts
+            clean=con.table("_usage_clean"),
+            quarantine=con.table("_usage_quarantine"),
+            counts=counts,
+            release=lambda: con.execute(
+                "DROP TABLE IF EXISTS _usage_clean; DROP TABLE IF EXISTS _usage_quarantine; "
+                "DROP TABLE IF EXISTS _usage_counts; DROP TABLE IF EXISTS _files"
+            ),
         )
     finally:
         if own:
