@@ -9,6 +9,7 @@ import duckdb
 
 from assets.checks import expectations_check, quarantine_share_check
 from assets.metadata import table_metadata
+from expectations import warm_up_in_background
 from revcast.ingest.core import ParsedBatch, quarantine_summary, write_partitions
 
 
@@ -79,6 +80,7 @@ def ingest_partitions(
     metadata; `extra_checks(where, params)` adds asset-specific checks over the same partitions.
     """
     keys = [key for key, _ in partitions]
+    warm_up_in_background()  # GE's import overlaps the parse (DuckDB releases the GIL)
     report = write_partitions(
         con,
         source=target.source,

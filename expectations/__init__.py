@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,8 +92,21 @@ def _suite(name: str):
     return suite
 
 
+_warming: threading.Thread | None = None
+
+
+def warm_up_in_background() -> None:
+    """Import GE and build its context on a thread (~2.5 s) while the caller's DuckDB work runs."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_context, name="ge-warm-up", daemon=True)
+        _warming.start()
+
+
 def validate_frame(suite_name: str, frame: pd.DataFrame) -> SuiteOutcome:
     """Run suite `suite_name` on a DataFrame with Great Expectations and summarise each expectation."""
+    if _warming is not None:
+        _warming.join()
     context = _context()
     source = context.data_sources.get("revcast")
     asset_name = f"{suite_name}_frame"
