@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The sample data ends 2023-12-31: the demo and its UI stop their partitions there (set your own for real data).
+demo ui: export REVCAST_END_DATE ?= 2023-12-31
+
 demo: install
 	$(PY) -m revcast.cli demo
 
