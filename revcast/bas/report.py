@@ -33,7 +33,12 @@ def _img(png: bytes, alt: str) -> str:
 
 def _table(frame: pd.DataFrame, index: bool = False) -> str:
     """A compact HTML table with readable numbers."""
-    return frame.to_html(index=index, float_format=lambda v: f"{v:,.2f}", border=0, na_rep="–")
+    return frame.to_html(index=index, float_format=_number, border=0, na_rep="–")
+
+
+def _number(value: float) -> str:
+    """Whole numbers without decimals (counts in transposed tables arrive as floats), others to 2 places."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _label(system: str) -> str:
