@@ -61,6 +61,30 @@ def ingest_check_specs(target: IngestTarget, what: str) -> list[dg.AssetCheckSpe
     ]
 
 
+def ingest_asset(
+    target: IngestTarget,
+    *,
+    group: str,
+    what: str,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    extra_check_specs: Sequence[dg.AssetCheckSpec] = (),
+    **kwargs,
+):
+    """The @dg.asset of an ingest: its group, partitions with single-run backfills, the duckdb pool, checks."""
+    return dg.asset(
+        name=target.asset,
+        group_name=group,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        pool="duckdb",
+        kinds={"duckdb", "python"},
+        owners=["team:data-engineering"],
+        tags={"layer": "clean"},
+        check_specs=[*ingest_check_specs(target, what), *extra_check_specs],
+        **kwargs,
+    )
+
+
 def ingest_partitions(
     context: dg.AssetExecutionContext,
     con: duckdb.DuckDBPyConnection,

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.bas.checks import unknown_orgs_check
-from assets.ingest import IngestConfig, IngestTarget, ingest_check_specs, ingest_partitions
+from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
 from pipelines.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.bas import (
@@ -48,16 +48,23 @@ ORGANISATIONS = IngestTarget(
 )
 
 
-def _run_checks(target: IngestTarget) -> list[dg.AssetCheckSpec]:
-    return [
-        *ingest_check_specs(target, "schema, ids, ranges, unique runs"),
-        dg.AssetCheckSpec(
-            f"{target.asset}_unknown_orgs",
-            asset=target.asset,
-            blocking=False,
-            description="Runs whose organisation is not on the organisation card (kept, flagged org_known = false).",
-        ),
-    ]
+def _runs_asset(target: IngestTarget):
+    """The ingest asset of one BAS export: daily, after the card, with an unknown-organisation warning."""
+    return ingest_asset(
+        target,
+        group="bas",
+        partitions_def=daily_partitions,
+        what="schema, ids, ranges, unique runs",
+        deps=["organisations"],
+        extra_check_specs=[
+            dg.AssetCheckSpec(
+                f"{target.asset}_unknown_orgs",
+                asset=target.asset,
+                blocking=False,
+                description="Runs whose organisation is not on the organisation card (kept, flagged org_known = false).",
+            )
+        ],
+    )
 
 
 def _ingest_runs(
@@ -95,17 +102,7 @@ def _ingest_runs(
         )
 
 
-@dg.asset(
-    group_name="bas",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-    kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
-    tags={"layer": "clean"},
-    deps=["organisations"],
-    check_specs=_run_checks(FULLBAS),
-)
+@_runs_asset(FULLBAS)
 def fullbas_runs(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
@@ -119,17 +116,7 @@ def fullbas_runs(
     )  # fmt: skip
 
 
-@dg.asset(
-    group_name="bas",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-    kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
-    tags={"layer": "clean"},
-    deps=["organisations"],
-    check_specs=_run_checks(SIMPLEBAS),
-)
+@_runs_asset(SIMPLEBAS)
 def simplebas_runs(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
@@ -143,14 +130,7 @@ def simplebas_runs(
     )  # fmt: skip
 
 
-@dg.asset(
-    group_name="bas",
-    pool="duckdb",
-    kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
-    tags={"layer": "clean"},
-    check_specs=ingest_check_specs(ORGANISATIONS, "one row per org and shortcode, known statuses"),
-)
+@ingest_asset(ORGANISATIONS, group="bas", what="one row per org and shortcode, known statuses")
 def organisations(
     context: dg.AssetExecutionContext,
     config: IngestConfig,

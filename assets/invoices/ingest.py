@@ -4,7 +4,7 @@ import functools
 
 import dagster as dg
 
-from assets.ingest import IngestConfig, IngestTarget, ingest_check_specs, ingest_partitions
+from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
 from pipelines.partitions import monthly_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.invoices import PARSER_VERSION, PARTITION_EXPR, default_price_range, parse_invoice_partitions
@@ -27,15 +27,11 @@ class InvoiceIngestConfig(IngestConfig):
     price_max: float | None = None
 
 
-@dg.asset(
-    group_name="invoices",
+@ingest_asset(
+    INVOICES,
+    group="invoices",
     partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-    kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
-    tags={"layer": "clean"},
-    check_specs=ingest_check_specs(INVOICES, "schema, non-null keys, views >= 0, unique record"),
+    what="schema, non-null keys, views >= 0, unique record",
 )
 def invoice_records(
     context: dg.AssetExecutionContext,

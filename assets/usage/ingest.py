@@ -4,7 +4,7 @@ import functools
 
 import dagster as dg
 
-from assets.ingest import IngestConfig, IngestTarget, ingest_check_specs, ingest_partitions
+from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
 from pipelines.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.usage import PARSER_VERSION, parse_usage
@@ -20,15 +20,11 @@ USAGE = IngestTarget(
 )
 
 
-@dg.asset(
-    group_name="usage",
+@ingest_asset(
+    USAGE,
+    group="usage",
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-    kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
-    tags={"layer": "clean"},
-    check_specs=ingest_check_specs(USAGE, "schema, non-null keys, quantity >= 0, unique account/metric/day"),
+    what="schema, non-null keys, quantity >= 0, unique account/metric/day",
 )
 def usage_records(
     context: dg.AssetExecutionContext,
