@@ -1,11 +1,11 @@
 """Jobs, schedules and sensors: nightly ingest of yesterday, and a sensor for new landing files."""
 
+import hashlib
 import json
-import os
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
+from pipelines.partitions import contiguous_ranges, daily_partitions, range_tags
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
@@ -27,19 +27,40 @@ nightly_schedule = dg.build_schedule_from_partitioned_job(
 
 @dg.sensor(job=daily_ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
-    """Request an ingest run for each day whose landing files are new or changed since the last look."""
+    """Ingest the days whose landing files are new or changed: one single-run backfill per asset and range.
+
+    On its first look (no cursor) days that are already materialized are only remembered, not reloaded.
+    """
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    valid = set(daily_partitions.get_partition_keys())
+    first_look = context.cursor is None
+    ordered = daily_partitions.get_partition_keys()
+    valid = set(ordered)
     requests = []
-    for source in DAILY_SOURCES:
+    for source, asset in DAILY_SOURCES.items():
+        done = context.instance.get_materialized_partitions(dg.AssetKey(asset)) if first_look else set()
+        changed = []
         for key in landing.available_keys(source):
             if key not in valid:
                 continue
-            files = landing.partition_files(source, key)
-            stamp = ",".join(f"{f.name}:{os.stat(f).st_size}:{os.stat(f).st_mtime_ns}" for f in files)
+            stamp = ",".join(
+                f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
+                for f in landing.partition_files(source, key)
+            )
             if seen.get(f"{source}/{key}") != stamp:
                 seen[f"{source}/{key}"] = stamp
-                requests.append(dg.RunRequest(run_key=f"{source}/{key}/{stamp}", partition_key=key))
+                if key not in done:
+                    changed.append(key)
+        for first, last in contiguous_ranges(changed, ordered):
+            digest = hashlib.sha256("|".join(seen[f"{source}/{k}"] for k in changed).encode()).hexdigest()[
+                :12
+            ]
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{asset}/{first}/{last}/{digest}",
+                    asset_selection=[dg.AssetKey(asset)],
+                    tags=range_tags(first, last),
+                )
+            )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 

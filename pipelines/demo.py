@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.partitions import contiguous_ranges, range_tags
 from revcast import config
 
 CUTOFF_TAG = "revcast/partition"
@@ -146,7 +147,7 @@ def _plan_stage(instance, defs, kind, keys, landing, start, end, *, upstream_ran
                 todo |= {p for p in wanted if _landing_mtime(landing, source, p) > since}
             elif upstream_ran and not source:
                 todo |= set(wanted)
-        return [(_range_tags(a, b), None, f"[{a}...{b}]") for a, b in _contiguous(sorted(todo), wanted)]
+        return [(range_tags(a, b), None, f"[{a}...{b}]") for a, b in contiguous_ranges(sorted(todo), wanted)]
     stale = any(event is None for event in latest.values()) or upstream_ran
     for key in keys:
         source = LANDING_INPUTS.get(key.to_user_string())
@@ -161,22 +162,6 @@ def _plan_stage(instance, defs, kind, keys, landing, start, end, *, upstream_ran
     if kind == "cutoff":
         return [({}, end.strftime("%Y-%m"), f"[cutoff {end.strftime('%Y-%m')}]")]
     return [({}, None, "")]
-
-
-def _range_tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-
-
-def _contiguous(todo: list[str], ordered: list[str]) -> list[tuple[str, str]]:
-    """Runs of consecutive keys (in partition order) as (first, last) pairs."""
-    position = {k: i for i, k in enumerate(ordered)}
-    ranges: list[tuple[str, str]] = []
-    for key in todo:
-        if ranges and position[key] == position[ranges[-1][1]] + 1:
-            ranges[-1] = (ranges[-1][0], key)
-        else:
-            ranges.append((key, key))
-    return ranges
 
 
 def print_summary() -> None:

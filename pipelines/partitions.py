@@ -22,3 +22,20 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
 )
 # A model partition is its training cutoff: partition 2023-12 is trained on data through 2023-12-31.
 cutoff_partitions = monthly_partitions
+
+
+def contiguous_ranges(keys: list[str], ordered: list[str]) -> list[tuple[str, str]]:
+    """Runs of consecutive partition keys (in `ordered` order) as (first, last) pairs."""
+    position = {k: i for i, k in enumerate(ordered)}
+    ranges: list[tuple[str, str]] = []
+    for key in sorted(keys, key=position.__getitem__):
+        if ranges and position[key] == position[ranges[-1][1]] + 1:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run cover partitions first..last (a single-run backfill)."""
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}

@@ -8,7 +8,8 @@ from datetime import date
 import dagster as dg
 
 from assets.usage.ingest import usage_records
-from pipelines.demo import _contiguous, _partition_keys, _plan_stage
+from pipelines.demo import _partition_keys, _plan_stage
+from pipelines.partitions import contiguous_ranges
 from tests.conftest import make_resources, materialize_range
 
 DAYS = ["2022-02-01", "2022-02-02", "2022-02-03"]
@@ -17,7 +18,7 @@ DAYS = ["2022-02-01", "2022-02-02", "2022-02-03"]
 def test_contiguous_ranges_and_partition_keys():
     ordered = _partition_keys("daily", date(2022, 1, 30), date(2022, 2, 3))
     assert ordered == ["2022-01-30", "2022-01-31", "2022-02-01", "2022-02-02", "2022-02-03"]
-    assert _contiguous(["2022-01-30", "2022-01-31", "2022-02-02"], ordered) == [
+    assert contiguous_ranges(["2022-01-30", "2022-01-31", "2022-02-02"], ordered) == [
         ("2022-01-30", "2022-01-31"),
         ("2022-02-02", "2022-02-02"),
     ]
