@@ -1,4 +1,4 @@
-"""Jobs, schedules and sensors: nightly ingest of yesterday, and a sensor for new landing files."""
+"""Jobs, schedules and sensors: the nightly ingest and refresh, and a sensor for new landing files."""
 
 import hashlib
 import json
@@ -9,19 +9,36 @@ from pipelines.partitions import contiguous_ranges, daily_partitions, range_tags
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
+# daily assets rebuilt with their source's days
+DAILY_DOWNSTREAM = {"usage_records": ["usage_daily_totals"]}
 
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest_job",
-    selection=dg.AssetSelection.assets(*DAILY_SOURCES.values()),
+    selection=dg.AssetSelection.assets(
+        *DAILY_SOURCES.values(), *(a for downstream in DAILY_DOWNSTREAM.values() for a in downstream)
+    ),
     partitions_def=daily_partitions,
-    description="Ingest one day of every daily source (usage, BAS runs) into the clean layer.",
+    description="Ingest one day of every daily source (usage, BAS runs) and the day's usage totals.",
 )
 
 nightly_schedule = dg.build_schedule_from_partitioned_job(
     daily_ingest_job,
     name="nightly_schedule",
     hour_of_day=2,
-    description="Every night at 02:00: ingest yesterday's exports.",
+    description="Every night at 02:00: ingest yesterday's exports and its usage totals.",
+)
+
+nightly_refresh_job = dg.define_asset_job(
+    "nightly_refresh_job",
+    selection=dg.AssetSelection.assets("usage_features", "usage_profile", "usage_forecast_accuracy"),
+    description="Rebuild the usage feature table and EDA report, and score past forecasts against new actuals.",
+)
+
+nightly_refresh_schedule = dg.ScheduleDefinition(
+    name="nightly_refresh_schedule",
+    job=nightly_refresh_job,
+    cron_schedule="45 2 * * *",
+    description="Every night at 02:45, after the ingest: features, EDA report, forecast accuracy.",
 )
 
 
@@ -57,15 +74,15 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneReso
             requests.append(
                 dg.RunRequest(
                     run_key=f"{asset}/{first}/{last}/{digest}",
-                    asset_selection=[dg.AssetKey(asset)],
+                    asset_selection=[dg.AssetKey(a) for a in (asset, *DAILY_DOWNSTREAM.get(asset, []))],
                     tags=range_tags(first, last),
                 )
             )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 
-jobs = [daily_ingest_job]
-schedules = [nightly_schedule]
+jobs = [daily_ingest_job, nightly_refresh_job]
+schedules = [nightly_schedule, nightly_refresh_schedule]
 sensors = [landing_sensor]
 
 __all__ = ["jobs", "schedules", "sensors"]

@@ -8,7 +8,19 @@ from pipelines.definitions import defs
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("daily_ingest_job") is not None
-    assert {s.name for s in defs.schedules} >= {"nightly_schedule"}
+    assert {s.name for s in defs.schedules} >= {
+        "nightly_schedule",
+        "nightly_refresh_schedule",
+        "monthly_retrain_schedule",
+        "bas_marts_schedule",
+    }
+    nightly = defs.resolve_job_def("daily_ingest_job")
+    assert {k.to_user_string() for k in nightly.asset_layer.executable_asset_keys} >= {
+        "usage_records",
+        "fullbas_runs",
+        "simplebas_runs",
+        "usage_daily_totals",
+    }
 
 
 def test_every_asset_has_description_group_and_check():

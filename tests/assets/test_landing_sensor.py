@@ -24,7 +24,7 @@ def _evaluate(instance, landing, cursor=None):
 
 def _ranges(requests):
     return sorted(
-        (r.asset_selection[0].to_user_string(), r.tags["dagster/asset_partition_range_start"],
+        ("+".join(k.to_user_string() for k in r.asset_selection), r.tags["dagster/asset_partition_range_start"],
          r.tags["dagster/asset_partition_range_end"])
         for r in requests
     )  # fmt: skip
@@ -38,8 +38,8 @@ def test_sensor_requests_ranges_then_only_changes(sample_landing, tmp_path):
 
     requests, cursor = _evaluate(instance, landing)
     assert _ranges(requests) == [
-        ("usage_records", "2022-02-01", "2022-02-03"),
-        ("usage_records", "2022-02-05", "2022-02-05"),
+        ("usage_records+usage_daily_totals", "2022-02-01", "2022-02-03"),
+        ("usage_records+usage_daily_totals", "2022-02-05", "2022-02-05"),
     ]
     assert _evaluate(instance, landing, cursor)[0] == []  # nothing changed since the last look
 
@@ -47,7 +47,7 @@ def test_sensor_requests_ranges_then_only_changes(sample_landing, tmp_path):
     later = time.time() + 5
     os.utime(changed, (later, later))
     requests, _ = _evaluate(instance, landing, cursor)
-    assert _ranges(requests) == [("usage_records", DAYS[1], DAYS[1])]
+    assert _ranges(requests) == [("usage_records+usage_daily_totals", DAYS[1], DAYS[1])]
 
 
 def test_first_look_skips_days_already_materialized(sample_landing, tmp_path):
@@ -58,4 +58,4 @@ def test_first_look_skips_days_already_materialized(sample_landing, tmp_path):
     res = make_resources(landing, tmp_path)
     assert materialize_range([usage_records], res, DAYS[0], DAYS[1], instance=instance).success
     requests, _ = _evaluate(instance, landing)
-    assert _ranges(requests) == [("usage_records", DAYS[2], DAYS[2])]
+    assert _ranges(requests) == [("usage_records+usage_daily_totals", DAYS[2], DAYS[2])]
