@@ -5,7 +5,8 @@
 Generates the sample landing zone into DIR (if missing) and loads clean.usage with usage_records, then runs
 each tournament entry alone through `revcast.tournament.run_domain_tournament` (rolling-origin backtest,
 3 folds, then the full-window fit and save) to time it, and prints the tournament table (MASE per metric),
-the champion per metric vs seasonal naive, and JSON under bench/results/usage_models.json.
+the champion per metric vs seasonal naive, raw vs calibrated interval coverage (calibrated: leave-one-fold-out,
+`revcast.forecasting.calibration`), and JSON under bench/results/usage_models.json.
 """
 
 import argparse
@@ -78,7 +79,19 @@ def main() -> None:
         print(f"{name:>15}: {timings[name]:6.1f}s", flush=True)
     table = pd.concat(scores, ignore_index=True)
     table = table[
-        ["unique_id", "model", "mase", "mae", "smape", "coverage_80", "coverage_95", "n_folds", "seconds"]
+        [
+            "unique_id",
+            "model",
+            "mase",
+            "mae",
+            "smape",
+            "coverage_80",
+            "coverage_95",
+            "coverage_80_calibrated",
+            "coverage_95_calibrated",
+            "n_folds",
+            "seconds",
+        ]
     ]
     table = table.sort_values(["unique_id", "mase"]).reset_index(drop=True)
     best = table.groupby("unique_id").head(1).set_index("unique_id")

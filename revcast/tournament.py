@@ -30,12 +30,23 @@ from revcast.forecasting.backtest import (
     score_backtest,
 )
 from revcast.forecasting.base import Forecaster, validate_series
+from revcast.forecasting.calibration import factors_to_json, fit_calibration, held_out_coverage
 from revcast.warehouse import replace_where, transaction
 
 ModelFactory = Callable[[], Forecaster]
 ArtifactDir = Callable[[str, str, str], Path]  # (model folder, cutoff, unique_id) -> directory
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]  # (backtests, series) -> scores
-METRICS = ("mae", "mase", "smape", "mape", "coverage_80", "coverage_95")
+METRICS = (
+    "mae",
+    "mase",
+    "smape",
+    "mape",
+    "coverage_80",
+    "coverage_95",
+    "coverage_80_calibrated",  # leave-one-fold-out coverage after interval calibration
+    "coverage_95_calibrated",
+)
+CalibrationFrame = Callable[[pd.DataFrame], pd.DataFrame]  # backtests -> the rows intervals are calibrated on
 BACKTEST_TABLE, SCORES_TABLE, REGISTRY_TABLE = "models.backtests", "models.scores", "models.registry"
 
 
@@ -117,12 +128,16 @@ def run_domain_tournament(
     scorer: Scorer | None = None,
     force_champion: str | None = None,
     run_id: str | None = None,
+    calibration_frame: CalibrationFrame | None = None,
 ) -> DomainTournament:
     """Backtest `models` on `df` (data through the cutoff only), pick champions, fit and save every model.
 
     `fallbacks` are the baselines a sparse series falls back to when every other model failed on it; that
     champion's registry row gets `fallback_reason`. `force_champion` makes that model the champion wherever
     it was scored (to show the champion gate failing); the reason is recorded the same way.
+    Interval calibration factors (`revcast.forecasting.calibration`) are fitted on `calibration_frame(backtests)`
+    (default: the daily backtests; invoices pass their 30-day sums), stored in each registry row's
+    `parameters.interval_calibration`, and scored leave-one-fold-out as coverage_80/95_calibrated.
     """
     data = validate_series(df)
     if force_champion is not None and force_champion not in models:
@@ -155,6 +170,12 @@ def run_domain_tournament(
         scores = scorer(bt_all, data)
     else:
         scores = score_backtest(bt_all, data, season) if len(bt_all) else pd.DataFrame()
+    cal_bt = calibration_frame(bt_all) if calibration_frame is not None and len(bt_all) else bt_all
+    factors = fit_calibration(cal_bt)
+    if len(scores):
+        held = held_out_coverage(cal_bt).drop(columns=["coverage_80", "coverage_95"])
+        scores = scores.drop(columns=[c for c in held.columns[2:] if c in scores])
+        scores = scores.merge(held, on=["unique_id", "model"], how="left")
     result = TournamentResult(backtests=bt_all, scores=scores, champions=pd.DataFrame(), failures=fail_all)
 
     # full-window fits and artifacts of every (series, model) that was scored
@@ -230,7 +251,14 @@ def run_domain_tournament(
                 "unique_id": uid,
                 "model": name,
                 "algorithm": f"{type(model).__module__}.{type(model).__qualname__}",
-                "parameters": json.dumps(model.params()),
+                "parameters": json.dumps(
+                    model.params()
+                    | {
+                        "interval_calibration": factors_to_json(
+                            factors[(factors["unique_id"] == uid) & (factors["model"] == name)]
+                        )
+                    }
+                ),
                 "train_start": windows.loc[uid, "min"].date(),
                 "train_end": windows.loc[uid, "max"].date(),
                 "metrics": json.dumps({k: _json_float(m[k]) for k in (*METRICS, "n_folds")}),
@@ -311,9 +339,11 @@ def write_tournament(con: duckdb.DuckDBPyConnection, t: DomainTournament) -> dic
 
 
 def champion_artifacts(con: duckdb.DuckDBPyConnection, domain: str, cutoff: str) -> pd.DataFrame:
-    """The registry's champion rows of one (domain, cutoff): unique_id, model, model_id, artifact_path."""
+    """The registry's champion rows of one (domain, cutoff): unique_id, model, model_id, artifact_path,
+    fallback_reason, parameters (JSON text, with the interval calibration factors)."""
     return con.execute(
-        "SELECT unique_id, model, model_id, artifact_path, fallback_reason FROM models.registry "
+        "SELECT unique_id, model, model_id, artifact_path, fallback_reason, CAST(parameters AS VARCHAR) AS parameters "
+        "FROM models.registry "
         "WHERE domain = ? AND cutoff = ? AND is_champion ORDER BY unique_id",
         [domain, cutoff],
     ).df()

@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipelines.partitions import cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
-from revcast.forecasting import SeasonalNaive, load_forecaster
+from revcast.forecasting import SeasonalNaive, apply_calibration, factors_from_parameters, load_forecaster
 from revcast.invoices.models import (
     WINDOW,
     DenseETS,
@@ -17,6 +17,7 @@ from revcast.invoices.models import (
     RevenueFeatureNet,
     SameDaysLastYear,
     thirty_day_scores,
+    thirty_day_sums,
     window_total,
 )
 from revcast.invoices.series import ALL
@@ -114,6 +115,7 @@ def invoice_revenue_models(
         baseline=BASELINE,
         fallbacks=FALLBACKS,
         scorer=thirty_day_scores,
+        calibration_frame=thirty_day_sums,
         force_champion=config.force_champion,
         run_id=context.run_id,
     )
@@ -195,7 +197,8 @@ def invoice_revenue_forecasts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Revenue of the 30 days after the cutoff (as_of = the day after) per country and 'all' from each champion,
-    with 80/95% intervals (daily widths combined as independent), clipped at 0."""
+    with 80/95% intervals (daily widths combined as independent, then calibrated on the backtests' 30-day
+    sums), clipped at 0."""
     from assets.metadata import table_metadata
     from revcast.warehouse import replace_where, transaction
 
@@ -209,7 +212,8 @@ def invoice_revenue_forecasts(
     rows = []
     for r in champions.itertuples():
         fc = load_forecaster(r.artifact_path).predict(WINDOW)
-        tot = window_total(fc[fc["unique_id"] == r.unique_id]).iloc[0]
+        tot = window_total(fc[fc["unique_id"] == r.unique_id]).assign(horizon=WINDOW)
+        tot = apply_calibration(tot, factors_from_parameters(r.parameters, r.unique_id)).iloc[0]
         rows.append(
             {
                 "unique_id": r.unique_id,

@@ -7,7 +7,16 @@ import pandas as pd
 
 from pipelines.partitions import cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
-from revcast.forecasting import ETS, SARIMAX, Drift, LSTMForecaster, SeasonalNaive, load_forecaster
+from revcast.forecasting import (
+    ETS,
+    SARIMAX,
+    Drift,
+    LSTMForecaster,
+    SeasonalNaive,
+    apply_calibration,
+    factors_from_parameters,
+    load_forecaster,
+)
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
 
 DOMAIN = "usage"
@@ -189,8 +198,8 @@ FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
 def usage_forecasts(
     context: dg.AssetExecutionContext, config: UsageForecastConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Daily usage forecasts per metric from each metric's champion with 80/95% intervals, point and bounds
-    clipped at 0 (usage quantities cannot be negative), in forecasts.usage_forecasts."""
+    """Daily usage forecasts per metric from each metric's champion with 80/95% intervals (calibrated on its
+    backtests), point and bounds clipped at 0 (usage cannot be negative), in forecasts.usage_forecasts."""
     from revcast.warehouse import replace_where, transaction
 
     cutoff, _ = cutoff_of(context)
@@ -203,6 +212,7 @@ def usage_forecasts(
         fc = load_forecaster(r.artifact_path).predict(config.horizon)
         fc = fc[fc["unique_id"] == r.unique_id].reset_index(drop=True)
         fc["horizon"] = range(1, len(fc) + 1)
+        fc = apply_calibration(fc, factors_from_parameters(r.parameters, r.unique_id))
         frames.append(fc.assign(model=r.model, model_id=r.model_id))
     fc = pd.concat(frames, ignore_index=True)
     bounds = ["yhat", "lo_80", "hi_80", "lo_95", "hi_95"]

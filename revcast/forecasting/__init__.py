@@ -10,6 +10,12 @@ from revcast.forecasting.backtest import (
 from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, load_forecaster
 from revcast.forecasting.baselines import Drift, SeasonalNaive
 from revcast.forecasting.calendar import holiday_flags
+from revcast.forecasting.calibration import (
+    apply_calibration,
+    factors_from_parameters,
+    fit_calibration,
+    held_out_coverage,
+)
 from revcast.forecasting.lstm import LSTMForecaster
 from revcast.forecasting.statistical import ETS, SARIMAX
 
@@ -22,6 +28,10 @@ __all__ = [
     "LSTMForecaster",
     "SeasonalNaive",
     "TournamentResult",
+    "apply_calibration",
+    "factors_from_parameters",
+    "fit_calibration",
+    "held_out_coverage",
     "holiday_flags",
     "load_forecaster",
     "rolling_origin_backtest",

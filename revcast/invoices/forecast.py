@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from revcast.forecasting import Forecaster, load_forecaster
+from revcast.forecasting import Forecaster, apply_calibration, load_forecaster
 from revcast.invoices.models import window_total
 
 WINDOW_DAYS = 30
@@ -35,12 +35,18 @@ class WindowForecast:
 
 
 def window_forecast(
-    model: Forecaster, unique_id: str, start: date, days: int = WINDOW_DAYS
+    model: Forecaster,
+    unique_id: str,
+    start: date,
+    days: int = WINDOW_DAYS,
+    factors: pd.DataFrame | None = None,
 ) -> WindowForecast:
     """Forecast from the end of the model's training window far enough to cover start..start+days-1, summed.
 
     Refit-free: the artifact is used as trained. Bounds of the sum come from the daily bounds as in the
-    precomputed forecasts (`revcast.invoices.models.window_total`: independent daily errors); floored at 0.
+    precomputed forecasts (`revcast.invoices.models.window_total`: independent daily errors), rescaled by the
+    champion's interval `factors` (calibrated on 30-day sums starting the day after a fold's cutoff; applied
+    as they are to a later start); floored at 0.
     """
     if model.windows_ is None:
         raise ValueError("model is not fitted")
@@ -61,7 +67,10 @@ def window_forecast(
     window = frame[(ds >= start) & (ds <= last)]
     if len(window) != days:
         raise ValueError(f"forecast covers {len(window)} of the {days} days from {start}")
-    total = window_total(window, days).iloc[0]
+    total = window_total(window, days).assign(horizon=days)
+    if factors is not None and len(factors):
+        total = apply_calibration(total, factors.assign(unique_id=total["unique_id"].iloc[0]))
+    total = total.iloc[0]
     return WindowForecast(
         unique_id=unique_id,
         start=start,

@@ -457,10 +457,11 @@ def thirty_day_scale(series: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows, columns=["unique_id", "cutoff", "scale"])
 
 
-def thirty_day_scores(backtests: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """Tournament scorer: MAE, MASE (see module docstring), sMAPE, MAPE and coverage of 30-day sums per fold."""
-    if backtests.empty:
-        return pd.DataFrame()
+def thirty_day_sums(backtests: pd.DataFrame) -> pd.DataFrame:
+    """Per (unique_id, model, fold): the 30-day sum forecast (window_total bounds) and actual, horizon = 30.
+
+    The rows the invoice tournament scores and calibrates its intervals on (folds with all 30 days only).
+    """
     keys = ["unique_id", "model", "fold", "cutoff"]
     bt = backtests[backtests["horizon"] <= WINDOW]
     full = bt.groupby(keys)["horizon"].transform("size") == WINDOW
@@ -470,6 +471,17 @@ def thirty_day_scores(backtests: pd.DataFrame, series: pd.DataFrame) -> pd.DataF
         tot = window_total(g.assign(unique_id=key[0]))
         tot["y"] = g["y"].sum()
         parts.append(tot.assign(model=key[1], fold=key[2], cutoff=key[3]))
-    sums = pd.concat(parts, ignore_index=True)
+    if not parts:
+        return pd.DataFrame(columns=["unique_id", "model", "fold", "cutoff", "horizon", "y", *BOUNDS, "yhat"])
+    return pd.concat(parts, ignore_index=True).assign(horizon=WINDOW)
+
+
+def thirty_day_scores(backtests: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Tournament scorer: MAE, MASE (see module docstring), sMAPE, MAPE and coverage of 30-day sums per fold."""
+    if backtests.empty:
+        return pd.DataFrame()
+    sums = thirty_day_sums(backtests)
+    if sums.empty:
+        return pd.DataFrame()
     sums = sums.merge(thirty_day_scale(series, sums[["unique_id", "cutoff"]]), on=["unique_id", "cutoff"])
     return score_frame(sums, by=("unique_id", "model"))

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from revcast.config import REPO_ROOT
-from revcast.forecasting import Forecaster
+from revcast.forecasting import Forecaster, factors_from_parameters
 from revcast.invoices.forecast import WINDOW_DAYS, load_champion, window_forecast
 from revcast.service import store, training
 from revcast.service.store import PredictionLog, Settings, WarehouseUnavailable
@@ -141,7 +141,8 @@ def _forecast(settings: Settings, country_raw: str, date_raw: str) -> RevenueFor
     bases = (settings.warehouse_path.parent.parent, REPO_ROOT)
     try:
         model = _load_model(champion["artifact_path"], bases)
-        answer = window_forecast(model, country, as_of)
+        factors = factors_from_parameters(champion.get("parameters"), country)
+        answer = window_forecast(model, country, as_of, factors=factors)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise HTTPException(503, f"champion {champion['model_id']} cannot forecast: {exc}") from exc
     return RevenueForecast(

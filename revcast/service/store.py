@@ -100,14 +100,23 @@ def champions(con: duckdb.DuckDBPyConnection, unique_id: str) -> list[dict]:
     rows = con.execute(
         f"""
         SELECT cutoff, model, model_id, artifact_path, {_TRAINED_THROUGH} AS trained_through,
-               fallback_reason, run_id
+               fallback_reason, run_id, CAST(parameters AS VARCHAR) AS parameters
         FROM models.registry WHERE domain = ? AND unique_id = ? AND is_champion
         QUALIFY row_number() OVER (PARTITION BY cutoff ORDER BY registered_at DESC) = 1
         ORDER BY trained_through DESC
         """,
         [DOMAIN, unique_id],
     ).fetchall()
-    keys = ("cutoff", "model", "model_id", "artifact_path", "trained_through", "fallback_reason", "run_id")
+    keys = (
+        "cutoff",
+        "model",
+        "model_id",
+        "artifact_path",
+        "trained_through",
+        "fallback_reason",
+        "run_id",
+        "parameters",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
