@@ -155,18 +155,18 @@ def _long_sql(layout: UsageLayout) -> tuple[str, str, str]:
 def _judge_sql(
     layout: UsageLayout, fields: str, typed: str, rules: str, key: str, long_rows: str
 ) -> tuple[str, str, str]:
-    """Fields by position, typed values, every failed rule as a reason, then duplicate keys flagged."""
+    """Fields by position, typed values, every failed rule as a reason; then duplicates marked in place."""
     key_join = " AND ".join(f"j.{k.strip()} = d.{k.strip()}" for k in key.split(","))
     return (
         f"""
-    CREATE OR REPLACE TEMP TABLE _judged_rules AS
+    CREATE OR REPLACE TEMP TABLE _judged AS
     WITH fields AS (
         SELECT l.file_id, l.line_number, f.partition_key, f.partition_date, l.line,
                length(l.line) - length(replace(l.line, ',', '')) + 1 AS n_fields, {fields}
         FROM _lines_raw l JOIN _files f USING (file_id)
     ), typed AS (
         SELECT *, {typed},
-               CASE WHEN regexp_full_match(date_txt, '\\d{{4}}-\\d{{2}}-\\d{{2}}')
+               CASE WHEN date_txt LIKE '____-__-__'  -- exactly YYYY-MM-DD; strptime rejects non-digits
                     THEN try_strptime(date_txt, '%Y-%m-%d')::DATE END AS usage_date
         FROM fields
     )
@@ -179,16 +179,13 @@ def _judge_sql(
     FROM typed
     """,
         f"""
-    CREATE OR REPLACE TEMP TABLE _judged AS
-    WITH dups AS (
+    CREATE OR REPLACE TEMP TABLE _dups AS
         SELECT {key}, min({{'file_id': file_id, 'line': line_number}}) AS first
-        FROM _judged_rules WHERE reason = '' GROUP BY {key} HAVING count(*) > 1
-    )
-    SELECT j.* REPLACE (
-        CASE WHEN d.first IS NOT NULL AND (d.first.file_id <> j.file_id OR d.first.line <> j.line_number)
-             THEN format('duplicate key of line {{}}', d.first.line) ELSE j.reason END AS reason
-    )
-    FROM _judged_rules j LEFT JOIN dups d ON j.reason = '' AND {key_join}
+        FROM _judged WHERE reason = '' GROUP BY {key} HAVING count(*) > 1;
+    UPDATE _judged AS j SET reason = format('duplicate key of line {{}}', d.first.line)
+    FROM _dups d
+    WHERE j.reason = '' AND {key_join} AND (d.first.file_id <> j.file_id OR d.first.line <> j.line_number);
+    DROP TABLE _dups;
     """,
         f"""
     INSERT INTO _usage_clean
@@ -273,7 +270,6 @@ def parse_usage(
             con.execute(rules_sql, params)
             con.unregister("_lines_raw")
             con.execute(judge_sql)
-            con.execute("DROP TABLE _judged_rules")
             con.execute(accept_sql)
             con.execute(
                 "INSERT INTO _usage_quarantine SELECT j.partition_key, f.source_file, j.line_number, j.line, "

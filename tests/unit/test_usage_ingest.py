@@ -29,6 +29,10 @@ CORPUS = {
         (1, ["negative storage_capacity_used(Product_2) -1.5"]),
     ),
     "duplicate_key": (f"{HEADER}\n{DAY},C1,3,1.0\n{DAY},C1,3,1.0\n", (1, ["duplicate key of line 2"])),
+    "date_right_shape_with_letter": (
+        f"{HEADER}\n2021-03-0a,C1,3,1.0\n{DAY},C2,4,2.5\n",
+        (1, ["malformed date '2021-03-0a'"]),
+    ),
     "unknown_date_format": (
         f"{HEADER}\n01/03/2021,C1,3,1.0\n{DAY},C2,4,2.5\n",
         (1, ["malformed date '01/03/2021'"]),
