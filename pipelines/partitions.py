@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dagster as dg
+import pandas as pd
 
 from revcast.config import partitions_end, partitions_start
 
@@ -39,3 +40,9 @@ def contiguous_ranges(keys: list[str], ordered: list[str]) -> list[tuple[str, st
 def range_tags(first: str, last: str) -> dict[str, str]:
     """Run tags that make one run cover partitions first..last (a single-run backfill)."""
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
+    """(cutoff label YYYY-MM, last training day) of a cutoff partition: 2023-12 -> ('2023-12', 2023-12-31)."""
+    window = context.partition_time_window
+    return window.start.strftime("%Y-%m"), pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from pipelines.partitions import cutoff_partitions
+from pipelines.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import SeasonalNaive, apply_calibration, factors_from_parameters, load_forecaster
 from revcast.invoices.models import (
@@ -60,12 +60,6 @@ def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> di
         "sarimax": lambda: HolidaySARIMAX(yearly=yearly, max_zero_share=z),
         "revenue_net": lambda: RevenueFeatureNet(epochs=cfg.net_epochs, max_zero_share=z).with_exog(daily),
     }
-
-
-def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
-    """(cutoff key YYYY-MM, last training day) of a cutoff partition."""
-    window = context.partition_time_window
-    return window.start.strftime("%Y-%m"), pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
 
 
 @dg.asset(

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 import pandas as pd
 
-from pipelines.partitions import cutoff_partitions
+from pipelines.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
     ETS,
@@ -56,12 +56,6 @@ class UsageForecastConfig(dg.Config):
     """Days to forecast from the cutoff (must not exceed the tournament horizon the LSTM was fitted for)."""
 
     horizon: int = 182
-
-
-def cutoff_of(context: dg.AssetExecutionContext) -> tuple[str, pd.Timestamp]:
-    """(cutoff key YYYY-MM, last training day) of a cutoff partition."""
-    window = context.partition_time_window
-    return window.start.strftime("%Y-%m"), pd.Timestamp(window.end.date()) - pd.Timedelta(days=1)
 
 
 def usage_model_factories(cfg: UsageModelsConfig) -> dict:
