@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
+from revcast.formats import FULLBAS_COLUMNS, ORGCARD_COLUMNS, SIMPLEBAS_COLUMNS
 from revcast.generate._common import (
     DomainResult,
     allocate_bad,
@@ -29,14 +30,8 @@ from revcast.generate._common import (
     zpad,
 )
 
-FULLBAS_HEADER = "datestring,timestring,level,userid,orgid,reportname,versioncode,countrycode,runtime"
-SIMPLEBAS_HEADER = "userid,shortcode,statementyear,statementmonth,datetime"
-ORGCARD_COLUMNS = (
-    "organisationid", "shardid", "shortcode", "organisationstatus", "createddateutc", "signupdateutc",
-    "productoption", "deleteddateutc", "saleschannel", "channeltype", "salestaxbasis", "salestaxperiod",
-    "salestaxtype", "incometaxbasis", "provisionaltaxbasis", "managedbypracticeflag", "payingflag", "marketcode",
-    "nonpracticestaffusers", "practicestaffusers", "trialflag",
-)  # fmt: skip
+FULLBAS_HEADER = ",".join(FULLBAS_COLUMNS)
+SIMPLEBAS_HEADER = ",".join(SIMPLEBAS_COLUMNS)
 FULLBAS_BAD_KINDS = ("malformed_timestamp", "negative_runtime", "duplicate_row")
 SIMPLEBAS_BAD_KINDS = ("malformed_timestamp", "duplicate_row")
 SYDNEY = ZoneInfo("Australia/Sydney")

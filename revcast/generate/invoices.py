@@ -9,6 +9,7 @@ import holidays
 import numpy as np
 import pyarrow as pa
 
+from revcast.formats import INVOICE_KEY_VARIANTS
 from revcast.generate._common import (
     DomainResult,
     allocate_bad,
@@ -32,7 +33,7 @@ COUNTRIES = (
     "European Community", "Lebanon", "Korea", "Thailand", "Nigeria", "West Indies", "Bermuda",
 )  # fmt: skip
 BAD_KINDS = ("price_out_of_range", "malformed_day")
-KEY_VARIANTS = (("price", "total_price"), ("stream_id", "StreamID"), ("times_viewed", "TimesViewed"))
+KEY_VARIANTS = tuple(v for v in INVOICE_KEY_VARIANTS.values() if len(v) > 1)  # the drifting keys
 WEEKLY = np.array([1.0, 1.1, 1.12, 1.25, 0.85, 0.04, 0.62])  # Mon..Sun: next to no trading on Saturdays
 MAX_SANE_PRICE = 10_000.0
 

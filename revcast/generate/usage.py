@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.special import ndtri
 
+from revcast.formats import USAGE_WIDE_COLUMNS
 from revcast.generate._common import (
     DomainResult,
     allocate_bad,
@@ -24,7 +25,7 @@ from revcast.generate._common import (
     write_groups,
 )
 
-HEADER = "date,customer_id,#api_calls(Product_1),storage_capacity_used(Product_2)"
+HEADER = ",".join(USAGE_WIDE_COLUMNS)
 BAD_KINDS = (
     "non_numeric_quantity",
     "negative_quantity",

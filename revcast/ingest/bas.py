@@ -14,21 +14,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from revcast.formats import FULLBAS_COLUMNS, ORGCARD_COLUMNS, SIMPLEBAS_COLUMNS
 from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_lines, split_header
 
 PARSER_VERSION = {"fullbas": "fullbas/1", "simplebas": "simplebas/1", "orgcard": "orgcard/1"}
 SNAPSHOT_KEY = "snapshot"  # the partition key of the unpartitioned organisation card
 SYDNEY = "Australia/Sydney"
-FULLBAS_COLUMNS = (
-    "datestring", "timestring", "level", "userid", "orgid", "reportname", "versioncode", "countrycode", "runtime",
-)  # fmt: skip
-SIMPLEBAS_COLUMNS = ("userid", "shortcode", "statementyear", "statementmonth", "datetime")
-ORGCARD_COLUMNS = (
-    "organisationid", "shardid", "shortcode", "organisationstatus", "createddateutc", "signupdateutc",
-    "productoption", "deleteddateutc", "saleschannel", "channeltype", "salestaxbasis", "salestaxperiod",
-    "salestaxtype", "incometaxbasis", "provisionaltaxbasis", "managedbypracticeflag", "payingflag", "marketcode",
-    "nonpracticestaffusers", "practicestaffusers", "trialflag",
-)  # fmt: skip
 ORG_STATUSES = ("Active", "Deleted", "Suspended")
 GUID = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 KNOWN_ORGS_SCHEMA = pa.schema([("org_id", pa.string()), ("shortcode", pa.string())])

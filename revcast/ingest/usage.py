@@ -14,17 +14,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from revcast.formats import USAGE_LONG_COLUMNS, USAGE_WIDE_COLUMNS
 from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_lines, split_header
 
 PARSER_VERSION = "usage/1"
 DATE_COLUMN, ACCOUNT_COLUMN = "date", "customer_id"
 # seed-000 wide columns -> (metric, unit)
-WIDE_METRICS = {
-    "#api_calls(Product_1)": ("api_calls", "calls"),
-    "storage_capacity_used(Product_2)": ("storage_gb", "GB"),
-}
-WIDE_COLUMNS = [DATE_COLUMN, ACCOUNT_COLUMN, *WIDE_METRICS]
-LONG_COLUMNS = ["account_id", "metric", "usage_date", "quantity", "unit"]
+WIDE_METRICS = dict(zip(USAGE_WIDE_COLUMNS[2:], [("api_calls", "calls"), ("storage_gb", "GB")], strict=True))
+WIDE_COLUMNS = list(USAGE_WIDE_COLUMNS)
+LONG_COLUMNS = list(USAGE_LONG_COLUMNS)
 LONG_OPTIONAL = ["tags"]
 COUNTED_METRICS = {"api_calls"}  # whole-number metrics
 MISSING_ACCOUNT_TOKENS = ["", "null", "none", "nan", "n/a", "na", "unknown"]

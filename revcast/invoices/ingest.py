@@ -18,21 +18,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from revcast.formats import INVOICE_KEY_VARIANTS
 from revcast.ingest.core import QUARANTINE_SCHEMA as INGEST_QUARANTINE_SCHEMA
 from revcast.ingest.core import ParsedBatch
 
-# logical field -> accepted spellings in the raw files (key drift between monthly exports)
-KEY_VARIANTS: dict[str, tuple[str, ...]] = {
-    "country": ("country",),
-    "customer_id": ("customer_id",),
-    "invoice": ("invoice",),
-    "price": ("price", "total_price"),
-    "stream_id": ("stream_id", "StreamID"),
-    "times_viewed": ("times_viewed", "TimesViewed"),
-    "year": ("year",),
-    "month": ("month",),
-    "day": ("day",),
-}
+KEY_VARIANTS = INVOICE_KEY_VARIANTS  # logical field -> accepted spellings (key drift between exports)
 ALLOWED_KEYS: tuple[str, ...] = tuple(k for variants in KEY_VARIANTS.values() for k in variants)
 
 CLEAN_SCHEMA: dict[str, str] = {
