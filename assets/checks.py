@@ -9,7 +9,7 @@ import duckdb
 
 from expectations import validate_frame, validation_frame
 from revcast.config import quarantine_threshold
-from revcast.warehouse import table_name
+from revcast.warehouse import column_name, table_name
 
 
 def expectations_check(
@@ -104,3 +104,66 @@ def quarantine_share_check(
             "max_partition_share": float(max(shares, default=0.0)),
         },
     )
+
+
+FORECAST_BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+
+
+def forecast_bound_check_specs(asset: str, prefix: str, point: str) -> list[dg.AssetCheckSpec]:
+    """Blocking checks every forecast table gets: no NaN, non-negative, ordered 80/95% bounds."""
+    return [
+        dg.AssetCheckSpec(
+            f"{prefix}_no_nan", asset=asset, blocking=True, description=f"No NaN in {point} or its bounds."
+        ),
+        dg.AssetCheckSpec(
+            f"{prefix}_non_negative",
+            asset=asset,
+            blocking=True,
+            description=f"{point} and bounds >= 0 (clipped at 0: the quantity cannot be negative).",
+        ),
+        dg.AssetCheckSpec(
+            f"{prefix}_ordered_bounds",
+            asset=asset,
+            blocking=True,
+            description=f"lo_95 <= lo_80 <= {point} <= hi_80 <= hi_95.",
+        ),
+    ]
+
+
+def forecast_bound_checks(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    asset: str,
+    prefix: str,
+    table: str,
+    point: str,
+    cutoff: str,
+    clipped: int,
+) -> list[dg.AssetCheckResult]:
+    """Count the cutoff's rows with a NaN, a negative value or unordered bounds, and judge each."""
+    table, point = table_name(table), column_name(point)
+    values = ", ".join((point, *FORECAST_BOUNDS))
+    nan_rows, negative_rows, unordered_rows = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE {" OR ".join(f"isnan({c})" for c in (point, *FORECAST_BOUNDS))}),
+               count(*) FILTER (WHERE least({values}) < 0),
+               count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= {point} AND {point} <= hi_80
+                                           AND hi_80 <= hi_95))
+        FROM {table} WHERE cutoff = ?
+        """,
+        [cutoff],
+    ).fetchall()[0]
+
+    def result(name: str, counted: str, bad: int, **extra) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=f"{prefix}_{name}",
+            passed=bad == 0,
+            metadata={counted: int(bad), **extra},
+        )
+
+    return [
+        result("no_nan", "nan_rows", nan_rows),
+        result("non_negative", "negative_rows", negative_rows, rows_clipped_at_0=clipped),
+        result("ordered_bounds", "unordered_rows", unordered_rows),
+    ]

@@ -333,7 +333,6 @@ def write_tournament(con: duckdb.DuckDBPyConnection, t: DomainTournament) -> dic
                 else:
                     written[table] = replace_where(con, table, f"SELECT * FROM {table} WHERE FALSE", key=key)
             finally:
-                con.fetchall()  # replace_where's fetchone() leaves its count result open (DuckDB 2.0)
                 con.unregister(view)
     return written
 

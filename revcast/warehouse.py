@@ -106,6 +106,18 @@ def replace_where(
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
+def replace_with_frame(
+    con: duckdb.DuckDBPyConnection, table: str, frame: object, *, key: dict[str, object]
+) -> int:
+    """Replace the rows matching `key` by a DataFrame's (or Arrow table's) rows in one transaction."""
+    con.register("_replacement_rows", frame)
+    try:
+        with transaction(con):
+            return replace_where(con, table, "SELECT * FROM _replacement_rows", key=key)
+    finally:
+        con.unregister("_replacement_rows")
+
+
 def table_checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> str:
     """An order-independent checksum of a table's rows (or of the given columns)."""
     table = table_name(table)

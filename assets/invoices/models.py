@@ -6,9 +6,17 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
+from assets.metadata import table_metadata
 from pipelines.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
-from revcast.forecasting import SeasonalNaive, apply_calibration, factors_from_parameters, load_forecaster
+from revcast.forecasting import (
+    SeasonalNaive,
+    apply_calibration,
+    clip_at_zero,
+    factors_from_parameters,
+    load_forecaster,
+)
 from revcast.invoices.models import (
     WINDOW,
     DenseETS,
@@ -22,6 +30,7 @@ from revcast.invoices.models import (
 )
 from revcast.invoices.series import ALL
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.warehouse import replace_with_frame
 
 DOMAIN = "invoices"
 BASELINE = "previous_30_days"
@@ -159,16 +168,6 @@ def champions_registered_check(series: pd.Series, registered: pd.DataFrame) -> d
     )
 
 
-CHECKS_SQL = """
-SELECT count(*) AS n, count(DISTINCT unique_id) AS series,
-    count(*) FILTER (WHERE isnan(revenue_30d) OR isnan(lo_80) OR isnan(hi_80) OR isnan(lo_95) OR isnan(hi_95)) AS nan_rows,
-    count(*) FILTER (WHERE least(revenue_30d, lo_80, hi_80, lo_95, hi_95) < 0) AS negative_rows,
-    count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= revenue_30d AND revenue_30d <= hi_80 AND hi_80 <= hi_95))
-        AS unordered_rows
-FROM forecasts.invoice_revenue_forecasts WHERE cutoff = ?
-"""
-
-
 @dg.asset(
     group_name="invoices",
     partitions_def=cutoff_partitions,
@@ -178,13 +177,13 @@ FROM forecasts.invoice_revenue_forecasts WHERE cutoff = ?
     owners=["team:data-science"],
     deps=["invoice_revenue_models"],
     check_specs=[
-        dg.AssetCheckSpec(n, asset="invoice_revenue_forecasts", blocking=True, description=d)
-        for n, d in [
-            ("invoice_forecast_one_row_per_series", "One row per champion series of the cutoff."),
-            ("invoice_forecast_no_nan", "No NaN in the 30-day revenue or its bounds."),
-            ("invoice_forecast_non_negative", "Revenue and bounds >= 0 (clipped at 0)."),
-            ("invoice_forecast_ordered_bounds", "lo_95 <= lo_80 <= revenue_30d <= hi_80 <= hi_95."),
-        ]
+        dg.AssetCheckSpec(
+            "invoice_forecast_one_row_per_series",
+            asset="invoice_revenue_forecasts",
+            blocking=True,
+            description="One row per champion series of the cutoff.",
+        ),
+        *forecast_bound_check_specs("invoice_revenue_forecasts", "invoice_forecast", "revenue_30d"),
     ],
 )
 def invoice_revenue_forecasts(
@@ -193,9 +192,6 @@ def invoice_revenue_forecasts(
     """Revenue of the 30 days after the cutoff (as_of = the day after) per country and 'all' from each champion,
     with 80/95% intervals (daily widths combined as independent, then calibrated on the backtests' 30-day
     sums), clipped at 0."""
-    from assets.metadata import table_metadata
-    from revcast.warehouse import replace_where, transaction
-
     cutoff, last_day = cutoff_of(context)
     with warehouse.connect(read_only=True) as con:
         champions = champion_artifacts(con, DOMAIN, cutoff)
@@ -218,41 +214,31 @@ def invoice_revenue_forecasts(
             }
         )
     out = pd.DataFrame(rows)
-    cols = ["revenue_30d", "lo_80", "hi_80", "lo_95", "hi_95"]
-    clipped = int((out[cols] < 0).any(axis=1).sum())
-    out[cols] = out[cols].clip(lower=0)
+    clipped = clip_at_zero(out, ["revenue_30d", *FORECAST_BOUNDS])
     out = out.assign(cutoff=cutoff, as_of=(last_day + pd.Timedelta(days=1)).date(), run_id=context.run_id)
     with warehouse.connect() as con:
-        con.register("_inv_fc", out)
-        with transaction(con):
-            replace_where(
-                con, "forecasts.invoice_revenue_forecasts", "SELECT * FROM _inv_fc", key={"cutoff": cutoff}
-            )
-        con.fetchall()  # replace_where leaves its count result open
-        con.unregister("_inv_fc")
-        s = con.execute(CHECKS_SQL, [cutoff]).df().iloc[0]
+        replace_with_frame(con, "forecasts.invoice_revenue_forecasts", out, key={"cutoff": cutoff})
+        rows, series = con.execute(
+            "SELECT count(*), count(DISTINCT unique_id) FROM forecasts.invoice_revenue_forecasts WHERE cutoff = ?",
+            [cutoff],
+        ).fetchall()[0]
+        bound_checks = forecast_bound_checks(
+            con,
+            asset="invoice_revenue_forecasts",
+            prefix="invoice_forecast",
+            table="forecasts.invoice_revenue_forecasts",
+            point="revenue_30d",
+            cutoff=cutoff,
+            clipped=clipped,
+        )
         metadata = table_metadata(con, "forecasts.invoice_revenue_forecasts", "cutoff = ?", [cutoff])
     n = len(champions)
     checks = [
         dg.AssetCheckResult(
             check_name="invoice_forecast_one_row_per_series",
-            passed=bool(s["n"] == n and s["series"] == n),
-            metadata={"rows": int(s["n"]), "series": int(s["series"]), "champions": n},
+            passed=bool(rows == n and series == n),
+            metadata={"rows": int(rows), "series": int(series), "champions": n},
         ),
-        dg.AssetCheckResult(
-            check_name="invoice_forecast_no_nan",
-            passed=bool(s["nan_rows"] == 0),
-            metadata={"nan_rows": int(s["nan_rows"])},
-        ),
-        dg.AssetCheckResult(
-            check_name="invoice_forecast_non_negative",
-            passed=bool(s["negative_rows"] == 0),
-            metadata={"negative_rows": int(s["negative_rows"]), "rows_clipped_at_0": clipped},
-        ),
-        dg.AssetCheckResult(
-            check_name="invoice_forecast_ordered_bounds",
-            passed=bool(s["unordered_rows"] == 0),
-            metadata={"unordered_rows": int(s["unordered_rows"])},
-        ),
+        *bound_checks,
     ]
     return dg.MaterializeResult(metadata=metadata, check_results=checks)

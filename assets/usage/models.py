@@ -5,6 +5,8 @@ import os
 import dagster as dg
 import pandas as pd
 
+from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
+from assets.metadata import table_metadata
 from pipelines.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
@@ -14,10 +16,12 @@ from revcast.forecasting import (
     LSTMForecaster,
     SeasonalNaive,
     apply_calibration,
+    clip_at_zero,
     factors_from_parameters,
     load_forecaster,
 )
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.warehouse import replace_with_frame
 
 DOMAIN = "usage"
 LSTM_UNITS = {"api_calls": [50, 50], "storage_gb": [100, 50]}  # the seed's layer sizes per metric
@@ -159,11 +163,8 @@ def usage_models(
     )
 
 
-FORECAST_CHECKS_SQL = """
-SELECT metric, count(*) AS n, count(DISTINCT horizon) AS horizons, min(horizon) AS h_min, max(horizon) AS h_max,
-    count(*) FILTER (WHERE isnan(yhat) OR isnan(lo_80) OR isnan(hi_80) OR isnan(lo_95) OR isnan(hi_95)) AS nan_rows,
-    count(*) FILTER (WHERE least(yhat, lo_80, hi_80, lo_95, hi_95) < 0) AS negative_rows,
-    count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= yhat AND yhat <= hi_80 AND hi_80 <= hi_95)) AS unordered_rows
+HORIZON_SQL = """
+SELECT metric, count(*) AS n, count(DISTINCT horizon) AS horizons, min(horizon) AS h_min, max(horizon) AS h_max
 FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
 """
 
@@ -177,16 +178,13 @@ FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
     owners=["team:data-science"],
     deps=["usage_models"],
     check_specs=[
-        dg.AssetCheckSpec(n, asset="usage_forecasts", blocking=True, description=d)
-        for n, d in [
-            ("usage_forecast_complete_horizon", "Every metric has one row per day 1..horizon."),
-            ("usage_forecast_no_nan", "No NaN in point or bounds."),
-            (
-                "usage_forecast_non_negative",
-                "Point and bounds >= 0 (clipped at 0: usage cannot be negative).",
-            ),
-            ("usage_forecast_ordered_bounds", "lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95."),
-        ]
+        dg.AssetCheckSpec(
+            "usage_forecast_complete_horizon",
+            asset="usage_forecasts",
+            blocking=True,
+            description="Every metric has one row per day 1..horizon.",
+        ),
+        *forecast_bound_check_specs("usage_forecasts", "usage_forecast", "yhat"),
     ],
 )
 def usage_forecasts(
@@ -194,8 +192,6 @@ def usage_forecasts(
 ) -> dg.MaterializeResult:
     """Daily usage forecasts per metric from each metric's champion with 80/95% intervals (calibrated on its
     backtests), point and bounds clipped at 0 (usage cannot be negative), in forecasts.usage_forecasts."""
-    from revcast.warehouse import replace_where, transaction
-
     cutoff, _ = cutoff_of(context)
     with warehouse.connect(read_only=True) as con:
         champions = champion_artifacts(con, DOMAIN, cutoff)
@@ -209,20 +205,21 @@ def usage_forecasts(
         fc = apply_calibration(fc, factors_from_parameters(r.parameters, r.unique_id))
         frames.append(fc.assign(model=r.model, model_id=r.model_id))
     fc = pd.concat(frames, ignore_index=True)
-    bounds = ["yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
-    clipped = int((fc[bounds] < 0).any(axis=1).sum())
-    fc[bounds] = fc[bounds].clip(lower=0)
+    clipped = clip_at_zero(fc, ["yhat", *FORECAST_BOUNDS])
     fc = fc.rename(columns={"unique_id": "metric"}).assign(cutoff=cutoff, run_id=context.run_id)
     fc["ds"] = fc["ds"].dt.date
     with warehouse.connect() as con:
-        con.register("_usage_fc", fc)
-        with transaction(con):
-            replace_where(con, "forecasts.usage_forecasts", "SELECT * FROM _usage_fc", key={"cutoff": cutoff})
-        con.fetchall()  # replace_where leaves its count result open
-        con.unregister("_usage_fc")
-        stats = con.execute(FORECAST_CHECKS_SQL, [cutoff]).df()
-        from assets.metadata import table_metadata
-
+        replace_with_frame(con, "forecasts.usage_forecasts", fc, key={"cutoff": cutoff})
+        stats = con.execute(HORIZON_SQL, [cutoff]).df()
+        bound_checks = forecast_bound_checks(
+            con,
+            asset="usage_forecasts",
+            prefix="usage_forecast",
+            table="forecasts.usage_forecasts",
+            point="yhat",
+            cutoff=cutoff,
+            clipped=clipped,
+        )
         metadata = table_metadata(con, "forecasts.usage_forecasts", "cutoff = ?", [cutoff])
     h = config.horizon
     complete = bool(
@@ -235,21 +232,7 @@ def usage_forecasts(
             passed=complete,
             metadata={"by_metric": per_metric, "horizon": h},
         ),
-        dg.AssetCheckResult(
-            check_name="usage_forecast_no_nan",
-            passed=bool(stats["nan_rows"].sum() == 0),
-            metadata={"nan_rows": int(stats["nan_rows"].sum())},
-        ),
-        dg.AssetCheckResult(
-            check_name="usage_forecast_non_negative",
-            passed=bool(stats["negative_rows"].sum() == 0),
-            metadata={"negative_rows": int(stats["negative_rows"].sum()), "rows_clipped_at_0": clipped},
-        ),
-        dg.AssetCheckResult(
-            check_name="usage_forecast_ordered_bounds",
-            passed=bool(stats["unordered_rows"].sum() == 0),
-            metadata={"unordered_rows": int(stats["unordered_rows"].sum())},
-        ),
+        *bound_checks,
     ]
     metadata |= {
         "champions": dg.MetadataValue.md(champions.to_markdown(index=False)),

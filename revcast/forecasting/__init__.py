@@ -7,7 +7,7 @@ from revcast.forecasting.backtest import (
     score_backtest,
     score_by_horizon,
 )
-from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, load_forecaster
+from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, clip_at_zero, load_forecaster
 from revcast.forecasting.baselines import Drift, SeasonalNaive
 from revcast.forecasting.calendar import holiday_flags
 from revcast.forecasting.calibration import (
@@ -20,6 +20,7 @@ from revcast.forecasting.lstm import LSTMForecaster
 from revcast.forecasting.statistical import ETS, SARIMAX
 
 __all__ = [
+    "clip_at_zero",
     "ETS",
     "FORECAST_COLUMNS",
     "SARIMAX",

@@ -55,6 +55,13 @@ def future_frame(ends: pd.Series, h: int) -> pd.DataFrame:
     return pd.DataFrame({"unique_id": uids, "ds": ds.astype("datetime64[ns]"), "horizon": steps})
 
 
+def clip_at_zero(frame: pd.DataFrame, columns: list[str]) -> int:
+    """Clip point and bounds at 0 in place (quantities that cannot be negative); return rows changed."""
+    clipped = int((frame[columns] < 0).any(axis=1).sum())
+    frame[columns] = frame[columns].clip(lower=0)
+    return clipped
+
+
 def normal_intervals(yhat: np.ndarray, sd: np.ndarray) -> dict[str, np.ndarray]:
     """80/95 % normal prediction intervals around yhat with standard deviation sd."""
     return {
