@@ -3,9 +3,8 @@
 import dagster as dg
 
 from assets.metadata import table_metadata
-from pipelines.partitions import cutoff_partitions
+from pipelines.partitions import cutoff_of, cutoff_partitions
 from resources import WarehouseResource
-from revcast.usage.features import cutoff_end, cutoff_label
 from revcast.usage.monitoring import HORIZON_BUCKETS, drift_flags, write_forecast_accuracy
 from revcast.usage.pricing import load_price_book
 from revcast.usage.revenue import (
@@ -52,8 +51,8 @@ def usage_revenue(
 ) -> dg.MaterializeResult:
     """Usage revenue for a training cutoff in marts.usage_revenue_daily/_monthly: actual (history through the
     cutoff) and forecast (the cutoff's forecasts x price, with 80/95% bounds), per metric and in total."""
-    cutoff = cutoff_label(context.partition_key)
-    end = cutoff_end(cutoff)
+    cutoff, last_day = cutoff_of(context)
+    end = last_day.date()
     with warehouse.connect() as con:
         book = load_price_book(config.price_book or None, metrics=revenue_metrics(con, cutoff, end))
         written = write_usage_revenue(con, cutoff, end, book, context.run_id)

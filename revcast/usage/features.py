@@ -134,11 +134,6 @@ def build_usage_features(
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 
 
-def cutoff_label(partition_key: str) -> str:
-    """A cutoff partition key ('2023-12' or '2023-12-01') as the YYYY-MM label the tables store."""
-    return partition_key[:7]
-
-
 def cutoff_end(cutoff: str | date) -> date:
     """The last day of data a cutoff may use: '2023-12' or '2023-12-01' -> 2023-12-31; a date as is."""
     if isinstance(cutoff, date):
