@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from assets.usage.ingest import usage_records
 from revcast.warehouse import connect, table_checksum
@@ -150,32 +149,28 @@ def test_quarantine_share_check_fails_and_names_the_file(tmp_path, monkeypatch):
     assert check.metadata["lines_quarantined"].value == 2  # the budget is ceil(1% of 52) = 1 line
 
 
-def test_cli_materializes_one_partition(sample_landing, tmp_path):
-    env = {
+def _dagster_materialize(landing, workdir, partition: str, **env) -> subprocess.CompletedProcess:
+    """`dagster asset materialize` for one usage partition in a subprocess, against a temp warehouse."""
+    environment = {
         **os.environ,
-        "REVCAST_LANDING": str(sample_landing),
-        "REVCAST_WAREHOUSE": str(tmp_path / "cli.duckdb"),
-        "DAGSTER_HOME": str(tmp_path),
-        "REVCAST_START_DATE": "2022-01-01",
+        "REVCAST_LANDING": str(landing),
+        "REVCAST_WAREHOUSE": str(workdir / "cli.duckdb"),
+        "DAGSTER_HOME": str(workdir),
+        **env,
     }
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    done = subprocess.run(
-        [
-            dagster,
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            "usage_records",
-            "--partition",
-            "2022-03-01",
-        ],
-        env=env,
+    command = ["asset", "materialize", "-m", "pipelines.definitions", "--select", "usage_records"]
+    return subprocess.run(
+        [dagster, *command, "--partition", partition],
+        env=environment,
         capture_output=True,
         text=True,
         timeout=240,
     )
+
+
+def test_cli_materializes_one_partition(sample_landing, tmp_path):
+    done = _dagster_materialize(sample_landing, tmp_path, "2022-03-01", REVCAST_START_DATE="2022-01-01")
     assert done.returncode == 0, done.stderr[-2000:]
     con = connect(tmp_path / "cli.duckdb", read_only=True)
     days = con.execute("SELECT DISTINCT usage_date::VARCHAR FROM clean.usage").fetchall()
@@ -183,32 +178,9 @@ def test_cli_materializes_one_partition(sample_landing, tmp_path):
     assert days == [("2022-03-01",)]
 
 
-@pytest.mark.parametrize("missing", ["2021-12-31"])
-def test_cli_reports_a_missing_day(sample_landing, tmp_path, missing):
-    env = {
-        **os.environ,
-        "REVCAST_LANDING": str(sample_landing),
-        "REVCAST_WAREHOUSE": str(tmp_path / "cli.duckdb"),
-        "DAGSTER_HOME": str(tmp_path),
-    }
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    done = subprocess.run(
-        [
-            dagster,
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            "usage_records",
-            "--partition",
-            missing,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def test_cli_reports_a_missing_day(sample_landing, tmp_path):
+    missing = "2021-12-31"  # inside the partitions (default start 2021-01-01), before the sample's first day
+    done = _dagster_materialize(sample_landing, tmp_path, missing)
     assert done.returncode != 0
     assert missing in (done.stdout + done.stderr) and "missing day is not an empty day" in (
         done.stdout + done.stderr
