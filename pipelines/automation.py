@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from pipelines.partitions import contiguous_ranges, daily_partitions, range_tags
+from assets.partitions import contiguous_ranges, daily_partitions, range_tags
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.partitions import contiguous_ranges, range_tags
+from assets.partitions import contiguous_ranges, range_tags
 from revcast import config
 
 CUTOFF_TAG = "revcast/partition"

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.partitions import cutoff_partitions
+from assets.partitions import cutoff_partitions
 
 RETRAIN_ASSETS = ("usage_models", "usage_forecasts", "invoice_revenue_models", "invoice_revenue_forecasts")
 

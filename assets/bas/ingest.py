@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.bas.checks import unknown_orgs_check
 from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
-from pipelines.partitions import daily_partitions
+from assets.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.bas import (
     PARSER_VERSION,

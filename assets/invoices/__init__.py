@@ -5,7 +5,7 @@ import dagster as dg
 from assets.invoices.ingest import invoice_records
 from assets.invoices.models import invoice_revenue_forecasts, invoice_revenue_models
 from assets.invoices.series import invoice_daily_revenue, invoice_features
-from pipelines.partitions import cutoff_partitions
+from assets.partitions import cutoff_partitions
 
 TRAINING_JOB = "invoice_training_job"
 TRAINING_ASSETS = ("invoice_revenue_models", "invoice_revenue_forecasts")

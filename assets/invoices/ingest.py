@@ -5,7 +5,7 @@ import functools
 import dagster as dg
 
 from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
-from pipelines.partitions import monthly_partitions
+from assets.partitions import monthly_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.invoices import PARSER_VERSION, PARTITION_EXPR, default_price_range, parse_invoice_partitions
 

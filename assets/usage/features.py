@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import table_metadata
-from pipelines.partitions import daily_partitions
+from assets.partitions import daily_partitions
 from resources import WarehouseResource
 from revcast.usage.features import (
     ACCOUNT_DAILY_SQL,

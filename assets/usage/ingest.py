@@ -5,7 +5,7 @@ import functools
 import dagster as dg
 
 from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
-from pipelines.partitions import daily_partitions
+from assets.partitions import daily_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.ingest.usage import PARSER_VERSION, parse_usage
 

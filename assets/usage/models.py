@@ -7,7 +7,7 @@ import pandas as pd
 
 from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
 from assets.metadata import table_metadata
-from pipelines.partitions import cutoff_of, cutoff_partitions
+from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
     ETS,

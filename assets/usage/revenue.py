@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import table_metadata
-from pipelines.partitions import cutoff_of, cutoff_partitions
+from assets.partitions import cutoff_of, cutoff_partitions
 from resources import WarehouseResource
 from revcast.usage.monitoring import HORIZON_BUCKETS, drift_flags, write_forecast_accuracy
 from revcast.usage.pricing import load_price_book

@@ -29,7 +29,7 @@ def valid_cutoff(cutoff: str) -> bool:
 
 def partition_key(cutoff: str) -> str:
     """The Dagster partition key of a YYYY-MM cutoff in the job's partitions definition."""
-    from pipelines.partitions import cutoff_partitions
+    from assets.partitions import cutoff_partitions
 
     year, month = map(int, cutoff.split("-"))
     key = cutoff_partitions.get_partition_key_for_timestamp(datetime(year, month, 1, tzinfo=UTC).timestamp())

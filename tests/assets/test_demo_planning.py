@@ -7,9 +7,9 @@ from datetime import date
 
 import dagster as dg
 
+from assets.partitions import contiguous_ranges
 from assets.usage.ingest import usage_records
 from pipelines.demo import _partition_keys, _plan_stage
-from pipelines.partitions import contiguous_ranges
 from tests.conftest import make_resources, materialize_range
 
 DAYS = ["2022-02-01", "2022-02-02", "2022-02-03"]

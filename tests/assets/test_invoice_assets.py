@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from assets.invoices import invoice_daily_revenue, invoice_features, invoice_records
-from pipelines.partitions import monthly_partitions
+from assets.partitions import monthly_partitions
 from revcast.invoices import FEATURE_COLUMNS, revenue_features_sql
 from revcast.warehouse import connect, table_checksum
 from tests.conftest import QUIET, SAMPLE_END, SAMPLE_START, make_resources, materialize_range
