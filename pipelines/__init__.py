@@ -1,1 +1,1 @@
-"""The Dagster entry point: Definitions, partitions, jobs, schedules and sensors."""
+"""The Dagster entry point: the merged Definitions, the automation across groups, the demo driver."""

@@ -1,11 +1,11 @@
-"""Jobs, schedules and sensors: the nightly ingest and refresh, and a sensor for new landing files."""
+"""Automation that spans asset groups: the nightly ingest, the landing sensor and the monthly retrain."""
 
 import hashlib
 import json
 
 import dagster as dg
 
-from assets.partitions import contiguous_ranges, daily_partitions, range_tags
+from assets.partitions import contiguous_ranges, cutoff_partitions, daily_partitions, range_tags
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
@@ -28,17 +28,22 @@ nightly_schedule = dg.build_schedule_from_partitioned_job(
     description="Every night at 02:00: ingest yesterday's exports and its usage totals.",
 )
 
-nightly_refresh_job = dg.define_asset_job(
-    "nightly_refresh_job",
-    selection=dg.AssetSelection.assets("usage_features", "usage_profile", "usage_forecast_accuracy"),
-    description="Rebuild the usage feature table and EDA report, and score past forecasts against new actuals.",
+# usage and invoice models and forecasts share the cutoff partitions
+RETRAIN_ASSETS = ("usage_models", "usage_forecasts", "invoice_revenue_models", "invoice_revenue_forecasts")
+
+monthly_retrain_job = dg.define_asset_job(
+    "monthly_retrain_job",
+    selection=dg.AssetSelection.assets(*RETRAIN_ASSETS),
+    partitions_def=cutoff_partitions,
+    description="Retrain, backtest and select champions, then forecast, for one training cutoff (month).",
 )
 
-nightly_refresh_schedule = dg.ScheduleDefinition(
-    name="nightly_refresh_schedule",
-    job=nightly_refresh_job,
-    cron_schedule="45 2 * * *",
-    description="Every night at 02:45, after the ingest: features, EDA report, forecast accuracy.",
+monthly_retrain_schedule = dg.build_schedule_from_partitioned_job(
+    monthly_retrain_job,
+    name="monthly_retrain_schedule",
+    day_of_month=1,
+    hour_of_day=4,
+    description="On the 1st of each month at 04:00: the previous month's cutoff (data through its last day).",
 )
 
 
@@ -81,8 +86,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneReso
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 
-jobs = [daily_ingest_job, nightly_refresh_job]
-schedules = [nightly_schedule, nightly_refresh_schedule]
-sensors = [landing_sensor]
-
-__all__ = ["jobs", "schedules", "sensors"]
+defs = dg.Definitions(
+    jobs=[daily_ingest_job, monthly_retrain_job],
+    schedules=[nightly_schedule, monthly_retrain_schedule],
+    sensors=[landing_sensor],
+)

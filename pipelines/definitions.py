@@ -1,4 +1,4 @@
-"""The revcast code location: every asset, check, job, schedule and sensor, with the default resources."""
+"""The revcast code location: each asset group's definitions, the automation across groups, the resources."""
 
 import dagster as dg
 
@@ -6,13 +6,10 @@ from assets import bas, invoices, usage
 from pipelines import automation
 from resources import default_resources
 
-GROUPS = (usage, bas, invoices)
-
-defs = dg.Definitions(
-    assets=[a for group in GROUPS for a in group.assets],
-    asset_checks=[c for group in GROUPS for c in group.asset_checks],
-    jobs=[*automation.jobs, *(j for group in GROUPS for j in group.jobs)],
-    schedules=[*automation.schedules, *(s for group in GROUPS for s in group.schedules)],
-    sensors=[*automation.sensors, *(s for group in GROUPS for s in getattr(group, "sensors", []))],
-    resources=default_resources(),
+defs = dg.Definitions.merge(
+    usage.defs,
+    bas.defs,
+    invoices.defs,
+    automation.defs,
+    dg.Definitions(resources=default_resources()),
 )

@@ -1,5 +1,7 @@
 """The `bas` group (see DESIGN.md): BAS report-run ingest, the organisation card, marts and the data story."""
 
+import dagster as dg
+
 from assets.bas.automation import bas_card_refresh_job, bas_marts_job, bas_marts_schedule, bas_orgcard_sensor
 from assets.bas.ingest import fullbas_runs, organisations, simplebas_runs
 from assets.bas.marts import (
@@ -13,20 +15,21 @@ from assets.bas.marts import (
 )
 from assets.bas.report import bas_report
 
-assets = [
-    organisations,
-    fullbas_runs,
-    simplebas_runs,
-    bas_scope,
-    bas_interaction_profiles,
-    bas_system_comparison,
-    bas_capacity,
-    bas_outage,
-    bas_segments,
-    bas_key_points,
-    bas_report,
-]
-asset_checks: list = []
-jobs = [bas_marts_job, bas_card_refresh_job]
-schedules = [bas_marts_schedule]
-sensors = [bas_orgcard_sensor]
+defs = dg.Definitions(
+    assets=[
+        organisations,
+        fullbas_runs,
+        simplebas_runs,
+        bas_scope,
+        bas_interaction_profiles,
+        bas_system_comparison,
+        bas_capacity,
+        bas_outage,
+        bas_segments,
+        bas_key_points,
+        bas_report,
+    ],
+    jobs=[bas_marts_job, bas_card_refresh_job],
+    schedules=[bas_marts_schedule],
+    sensors=[bas_orgcard_sensor],
+)

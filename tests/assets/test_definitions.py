@@ -1,8 +1,11 @@
 """The code location loads, and every asset is described, grouped, checked and (if it writes) pooled."""
 
 import dagster as dg
+import pytest
 
+from assets import bas, invoices, usage
 from pipelines.definitions import defs
+from resources import default_resources
 
 
 def test_definitions_load():
@@ -21,6 +24,17 @@ def test_definitions_load():
         "simplebas_runs",
         "usage_daily_totals",
     }
+
+
+@pytest.mark.parametrize("group", [usage, bas, invoices], ids=["usage", "bas", "invoices"])
+def test_each_group_loads_on_its_own(group):
+    """A group's Definitions (assets, checks, its own jobs, schedules, sensors) needs only the resources."""
+    dg.Definitions.validate_loadable(
+        dg.Definitions.merge(group.defs, dg.Definitions(resources=default_resources()))
+    )
+    names = {group.__name__.rsplit(".", 1)[-1]}
+    for asset in group.defs.assets:
+        assert {asset.group_names_by_key[key] for key in asset.keys} == names
 
 
 def test_every_asset_has_description_group_and_check():
