@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 demo ui: export REVCAST_END_DATE ?= 2023-12-31
 
 demo: install
-	$(PY) -m revcast.cli demo
+	$(PY) -m revcast_app.cli demo
 
 test: install
 	$(PY) -m pytest

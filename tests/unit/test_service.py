@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from revcast.forecasting import SeasonalNaive
-from revcast.service.app import create_app
-from revcast.service.store import Settings
 from revcast.warehouse import connect
+from revcast_app.service.app import create_app
+from revcast_app.service.store import Settings
 
 TRAINED_THROUGH = date(2023, 6, 30)
 COUNTRIES = ("United Kingdom", "all")
@@ -231,7 +231,7 @@ def test_real_server_on_loopback(warehouse_dir, tmp_path):
         "REVCAST_PREDICTION_LOG": str(tmp_path / "predictions.duckdb"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "revcast.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "revcast_app.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

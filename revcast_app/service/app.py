@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 from revcast.config import REPO_ROOT
 from revcast.forecasting import Forecaster, factors_from_parameters
 from revcast.invoices.forecast import WINDOW_DAYS, load_champion, window_forecast
-from revcast.service import store, training
-from revcast.service.store import PredictionLog, Settings, WarehouseUnavailable
+from revcast_app.service import store, training
+from revcast_app.service.store import PredictionLog, Settings, WarehouseUnavailable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TOKEN_ENV = "REVCAST_API_TOKEN"

@@ -55,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from revcast.service.app import serve
+    from revcast_app.service.app import serve
 
     serve(host=args.host, port=args.port)
     return 0

@@ -1,0 +1,1 @@
+"""Entry points over the revcast core: the `revcast` command and the revenue forecast API."""
