@@ -36,6 +36,11 @@ BAD_KINDS = ("price_out_of_range", "malformed_day")
 KEY_VARIANTS = tuple(v for v in INVOICE_KEY_VARIANTS.values() if len(v) > 1)  # the drifting keys
 WEEKLY = np.array([1.0, 1.1, 1.12, 1.25, 0.85, 0.04, 0.62])  # Mon..Sun: next to no trading on Saturdays
 MAX_SANE_PRICE = 10_000.0
+# Hard profile: outside the dominant market orders are wholesale (BULK times the lines, 1/BULK as frequent), so
+# small countries trade on a minority of days; one key account places large orders worth KEY_ACCOUNT_SHARE.
+BULK = 5.0
+KEY_ACCOUNT_SHARE = 0.2
+KEY_ACCOUNT_ORDER_DAYS = 0.12  # chance of a key-account order on an open day
 
 
 def invoices_path(year: int, month: int) -> str:
@@ -68,6 +73,56 @@ def daily_rates(days: list[date], accounts: int) -> np.ndarray:
     return rates
 
 
+def hard_rates(rng: np.random.Generator, days: list[date], rates: np.ndarray) -> np.ndarray:
+    """The hard profile's rates from the kind ones: a Sep-Dec ramp to a peak, every market closed 24 Dec - 2 Jan
+    and slow in January, level shifts (one in the dominant market), over-dispersed days, spikes, and wholesale
+    (rare, large) orders outside the dominant market."""
+    n_days, n_countries = rates.shape
+    _, months, dom, _ = day_numbers(days)
+    doy = day_of_year(days)
+    closed = ((months == 12) & (dom >= 24)) | ((months == 1) & (dom <= 2))
+    ramp = np.clip((doy - 244) / (345.0 - 244), 0.0, 1.0) ** 2
+    season = (1 + 1.3 * ramp) * np.where((months == 1) & ~closed, 0.6, 1.0) * ~closed
+    steps = np.zeros((n_days, n_countries))
+    lo, hi = int(0.15 * n_days), max(int(0.85 * n_days), int(0.15 * n_days) + 1)
+    for c in range(n_countries):
+        k = rng.poisson(1.0) + (c == 0)
+        size = rng.uniform(0.25, 0.45, k) * rng.choice([-1.0, 1.0], k) if c == 0 else rng.normal(0.0, 0.6, k)
+        np.add.at(steps[:, c], rng.integers(lo, hi, k), size)
+    shifts = np.exp(np.cumsum(steps, axis=0))
+    noise = rng.lognormal(-0.045, 0.3, n_days)[:, None] * rng.lognormal(-0.08, 0.4, (n_days, n_countries))
+    spikes = rng.random((n_days, n_countries)) < 0.01
+    noise[spikes] *= rng.uniform(3.0, 8.0, int(spikes.sum()))
+    out = rates * season[:, None] * shifts * noise
+    out[:, 1:] /= BULK
+    return out
+
+
+def _harden_invoices(
+    rng: np.random.Generator, rates: np.ndarray, inv: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Wholesale line counts outside the dominant market, plus the key account's large orders (customer 0, in
+    the dominant market, never a guest or a cancellation); invoices stay in day order."""
+    n_lines = inv["n_lines"].copy()
+    abroad = inv["country"] != 0
+    n_lines[abroad] = rng.geometric(1 / (6.0 * BULK), int(abroad.sum()))
+    order_days = np.nonzero((rates[:, 0] > 0) & (rng.random(len(rates)) < KEY_ACCOUNT_ORDER_DAYS))[0]
+    expected_lines = 6.0 * (rates[:, 0].sum() + BULK * rates[:, 1:].sum())
+    mean_lines = KEY_ACCOUNT_SHARE / (1 - KEY_ACCOUNT_SHARE) * expected_lines / max(len(order_days), 1)
+    k = len(order_days)
+    extra = {
+        "day": order_days,
+        "country": np.zeros(k, np.int64),
+        "cust": np.zeros(k, np.int64),
+        "guest": np.zeros(k, bool),
+        "prefix": np.full(k, ""),
+        "n_lines": rng.geometric(1 / max(mean_lines, 1.0), k),
+    }
+    inv = inv | {"n_lines": n_lines}
+    order = np.argsort(np.concatenate([inv["day"], order_days]), kind="stable")
+    return {key: np.concatenate([inv[key], extra[key]])[order] for key in inv}
+
+
 def _json_rows(cols: list[tuple[str, pa.Array]], pretty: bool) -> pa.Array:
     """One JSON object per row from (key, encoded value) columns; each object ends with its array separator."""
     kv = [join([f'"{k}"', v], ": " if pretty else ":") for k, v in cols]
@@ -86,9 +141,16 @@ def _frame(body: bytes, pretty: bool) -> bytes:
 
 
 def generate_invoices(
-    out: Path, rng: np.random.Generator, accounts: int, start: date, end: date, bad_share: float
+    out: Path,
+    rng: np.random.Generator,
+    accounts: int,
+    start: date,
+    end: date,
+    bad_share: float,
+    profile: str = "kind",
 ) -> DomainResult:
-    """Write one JSON file of invoice lines per month; returns what was written."""
+    """Write one JSON file of invoice lines per month; returns what was written. Profile "hard" (see
+    `hard_rates`) makes the series intermittent, spiky and shifting, like a real online retailer's."""
     days = day_range(start, end)
     years, months, dom, _ = day_numbers(days)
     n_cust = max(20, 10 * accounts)
@@ -101,7 +163,10 @@ def generate_invoices(
     item_ids = [str(20000 + i * 7 % 80000) + ("" if r > 0.2 else "ABCPLM"[int(r * 30) % 6]) for i, r in
                 enumerate(rng.random(n_items))]  # fmt: skip
 
-    counts = rng.poisson(daily_rates(days, accounts))  # invoices per day and country
+    rates = daily_rates(days, accounts)
+    if profile == "hard":
+        rates = hard_rates(rng, days, rates)
+    counts = rng.poisson(rates)  # invoices per day and country
     inv_day, inv_country = np.nonzero(counts)
     reps = counts[inv_day, inv_country]
     inv_day, inv_country = np.repeat(inv_day, reps), np.repeat(inv_country, reps)
@@ -114,6 +179,14 @@ def generate_invoices(
     prefix = np.where(rng.random(n_inv) < 0.02, "C", np.where(rng.random(n_inv) < 0.002, "A", ""))
     inv_no = 489_434 + np.arange(n_inv)
     n_lines = rng.geometric(1 / 6.0, n_inv)
+    if profile == "hard":
+        inv = {"day": inv_day, "country": inv_country, "cust": inv_cust, "guest": guest, "prefix": prefix,
+               "n_lines": n_lines}  # fmt: skip
+        inv = _harden_invoices(rng, rates, inv)
+        inv_day, inv_country, inv_cust = inv["day"], inv["country"], inv["cust"]
+        guest, prefix, n_lines = inv["guest"], inv["prefix"], inv["n_lines"]
+        n_inv = len(inv_day)
+        inv_no = 489_434 + np.arange(n_inv)
 
     line_inv = np.repeat(np.arange(n_inv), n_lines)
     n = len(line_inv)

@@ -16,6 +16,10 @@ from revcast.generate.subscriptions import generate_subscriptions
 from revcast.generate.usage import generate_usage
 
 DOMAINS = ("usage", "bas", "invoices", "subscriptions", "pricing")
+# "kind": smooth, dense series (the demo). "hard": invoices and usage like a real retailer's or SaaS's:
+# intermittent small countries, one dominant country and key account, level shifts, year-end peaks, spiky days,
+# intermittent accounts. Other domains are the same in both.
+PROFILES = ("kind", "hard")
 MANIFEST = "_manifest.json"
 
 
@@ -47,6 +51,7 @@ def generate_landing(
     end: date = date(2023, 12, 31),
     bad_share: float = 0.005,
     domains: Sequence[str] = DOMAINS,
+    profile: str = "kind",
 ) -> GenerationSummary:
     """Generate the raw sample landing zone under `out` (deterministic for the parameters) and write _manifest.json."""
     unknown = sorted(set(domains) - set(DOMAINS))
@@ -58,16 +63,18 @@ def generate_landing(
         raise ValueError(f"end {end} is before start {start}")
     if not 0.0 <= bad_share <= 0.25:
         raise ValueError("bad_share must be between 0 and 0.25")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {list(PROFILES)}")
     out = Path(out)
     results: dict[str, DomainResult] = {}
     for domain in (d for d in DOMAINS if d in domains):
         args = (out, domain_rng(seed, domain), accounts, start, end, bad_share)
         if domain == "usage":
-            results[domain] = generate_usage(*args)
+            results[domain] = generate_usage(*args, profile=profile)
         elif domain == "bas":
             results[domain] = generate_bas(*args)
         elif domain == "invoices":
-            results[domain] = generate_invoices(*args)
+            results[domain] = generate_invoices(*args, profile=profile)
         elif domain == "subscriptions":
             results[domain] = generate_subscriptions(*args)
         else:
@@ -87,7 +94,8 @@ def generate_landing(
             "end": end.isoformat(),
             "bad_share": bad_share,
             "domains": [d for d in DOMAINS if d in domains],
-        },  # fmt: skip
+        }  # fmt: skip
+        | ({"profile": profile} if profile != "kind" else {}),  # the kind manifest stays byte-identical
         "summary": asdict(summary),
         "bad_rows_by_file": {f: c for r in results.values() for f, c in r.bad_by_file.items()},
         "files": sorted(f for r in results.values() for f in r.files),

@@ -55,8 +55,11 @@ def yearly_factor(doy: np.ndarray) -> np.ndarray:
     return f * np.where(holiday, 0.62, 1.0)
 
 
-def simulate_usage(rng: np.random.Generator, accounts: int, days: list[date]) -> dict[str, np.ndarray]:
-    """Accounts x days matrices (days first) of API calls and storage GB plus the active mask."""
+def simulate_usage(
+    rng: np.random.Generator, accounts: int, days: list[date], profile: str = "kind"
+) -> dict[str, np.ndarray]:
+    """Accounts x days matrices (days first) of API calls and storage GB plus the active mask. Profile "hard"
+    adds intermittent accounts and level shifts (`harden_usage`)."""
     n_days, n = len(days), accounts
     t = np.arange(n_days, dtype=np.float64)
     # sign-ups and churn: ~85% exist at the start, the rest join at a growing rate; exponential lifetimes
@@ -79,6 +82,8 @@ def simulate_usage(rng: np.random.Generator, accounts: int, days: list[date]) ->
     lam *= rng.lognormal(-0.02, 0.2, (n_days, n))
     spikes = rng.random((n_days, n)) < 0.0015
     lam[spikes] *= rng.uniform(4, 15, int(spikes.sum()))
+    if profile == "hard":
+        lam = harden_usage(rng, lam)
     api = rng.poisson(lam)
 
     # storage is a level: starts small for new accounts, grows slowly with a random walk
@@ -90,12 +95,31 @@ def simulate_usage(rng: np.random.Generator, accounts: int, days: list[date]) ->
     return {"active": active, "api": api, "storage": storage}
 
 
+def harden_usage(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
+    """Hard profile: a third of the accounts call the API only on some days (each its own chance, 5-40%), and a
+    fifth change level once (x0.3 to x3) at a random day."""
+    n_days, n = lam.shape
+    intermittent = rng.random(n) < 1 / 3
+    used = rng.random((n_days, n)) < rng.uniform(0.05, 0.4, n)[None, :]
+    shifted = rng.random(n) < 0.2
+    at = rng.integers(0, n_days, n)
+    factor = np.where(shifted, np.exp(rng.uniform(np.log(0.3), np.log(3.0), n)), 1.0)
+    level = np.where(np.arange(n_days)[:, None] >= at[None, :], factor[None, :], 1.0)
+    return lam * level * np.where(intermittent[None, :] & ~used, 0.0, 1.0)
+
+
 def generate_usage(
-    out: Path, rng: np.random.Generator, accounts: int, start: date, end: date, bad_share: float
+    out: Path,
+    rng: np.random.Generator,
+    accounts: int,
+    start: date,
+    end: date,
+    bad_share: float,
+    profile: str = "kind",
 ) -> DomainResult:
     """Write one usage CSV per day with the injected bad rows; returns what was written."""
     days = day_range(start, end)
-    sim = simulate_usage(rng, accounts, days)
+    sim = simulate_usage(rng, accounts, days, profile)
     day_idx, acc_idx = np.nonzero(sim["active"])  # day-major, accounts sorted inside a day
     api = sim["api"][day_idx, acc_idx].astype(np.int64)
     storage = sim["storage"][day_idx, acc_idx]
