@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import duckdb
 
-from revcast.ingest.core import read_lines
+from revcast.ingest.core import read_records
 from revcast.ingest.usage import detect_layout
 from revcast.landing import partition_dir
 
@@ -31,18 +30,24 @@ def import_usage(export: Path, landing_root: Path) -> ImportSummary:
     Lines whose date field is not YYYY-MM-DD go to usage/_unassigned/<name>.csv so nothing is dropped.
     Re-importing the same file replaces its own files and leaves other files alone.
     """
-    lines = read_lines(export)
-    header = lines["line"][0].as_py() if lines.num_rows else ""
-    layout = detect_layout(export, header)
-    date_position = layout.positions["date" if layout.kind == "wide" else "usage_date"] - 1
-    body = lines["line"].slice(1) if lines.num_rows > 1 else pa.array([], pa.string())
-    fields = pc.split_pattern(body, ",")
-    dates = pc.utf8_trim(pc.list_element(fields, date_position), characters=' "')
-    valid = pc.match_substring_regex(dates, r"^\d{4}-\d{2}-\d{2}$")
-    table = pa.table({"day": pc.if_else(valid, dates, pa.scalar(None, pa.string())), "line": body})
-    name = f"{export.stem}.csv"
+    parsed = read_records(export)
+    header = parsed.header_line
+    layout = detect_layout(export, parsed.header)
+    date_position = layout.positions["date" if layout.kind == "wide" else "usage_date"]
+    con = duckdb.connect()
+    try:  # raw records (a record with quoted newlines stays whole); day NULL where the date is not YYYY-MM-DD
+        con.register("_records", parsed.records)
+        day = f"trim(fields[{date_position}])"
+        frame = con.sql(
+            f"SELECT CASE WHEN regexp_full_match({day}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') THEN {day} END AS day, "
+            "line FROM _records ORDER BY line_number"
+        ).df()
+    finally:
+        con.close()
+
+    name = f"{export.stem.removesuffix('.csv')}.csv"
     partitions = 0
-    frame = table.to_pandas()
+
     for day, group in frame[frame["day"].notna()].groupby("day", sort=True):
         folder = partition_dir(landing_root, "usage", day)
         folder.mkdir(parents=True, exist_ok=True)

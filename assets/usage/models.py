@@ -1,6 +1,5 @@
 """usage_models and usage_forecasts: the model tournament on daily usage per metric, and 182-day forecasts."""
 
-import os
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +19,7 @@ from revcast.forecasting import (
     factors_from_parameters,
     load_forecaster,
 )
+from revcast.settings import settings
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
 from revcast.warehouse import replace_with_frame
 
@@ -119,7 +119,7 @@ def usage_models(
     if series.empty:
         raise ValueError(f"no clean.usage rows through {last_day.date()}: materialize usage_records first")
     filled = series.groupby("unique_id")["filled"].sum().astype(int).to_dict()
-    force = config.force_champion or os.environ.get("REVCAST_FORCE_CHAMPION") or None
+    force = config.force_champion or settings().force_champion
     t = run_domain_tournament(
         DOMAIN,
         cutoff,

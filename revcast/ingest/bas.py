@@ -15,9 +15,20 @@ import duckdb
 import pyarrow as pa
 
 from revcast.formats import FULLBAS_COLUMNS, ORGCARD_COLUMNS, SIMPLEBAS_COLUMNS
-from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_lines, split_header
+from revcast.ingest.core import (
+    QUARANTINE_SCHEMA,
+    RECORDS_SCHEMA,
+    ParsedBatch,
+    RawFileError,
+    read_records,
+    split_header,
+)
 
-PARSER_VERSION = {"fullbas": "fullbas/1", "simplebas": "simplebas/1", "orgcard": "orgcard/1"}
+PARSER_VERSION = {
+    "fullbas": "fullbas/2",
+    "simplebas": "simplebas/2",
+    "orgcard": "orgcard/2",
+}  # 2: RFC 4180, empty = NULL
 SNAPSHOT_KEY = "snapshot"  # the partition key of the unpartitioned organisation card
 SYDNEY = "Australia/Sydney"
 ORG_STATUSES = ("Active", "Deleted", "Suspended")
@@ -83,7 +94,7 @@ ORGANISATIONS_SCHEMA = pa.schema(
 )
 
 
-def check_header(path: Path, header: str, expected: Sequence[str], what: str) -> dict[str, int]:
+def check_header(path: Path, header: Sequence[str], expected: Sequence[str], what: str) -> dict[str, int]:
     """Column positions (1-based) of a header that has exactly the expected columns (any order)."""
     names = split_header(path, header)
     missing = [c for c in expected if c not in names]
@@ -100,7 +111,8 @@ def check_header(path: Path, header: str, expected: Sequence[str], what: str) ->
 
 
 def _field(positions: dict[str, int], name: str, alias: str) -> str:
-    return f"trim(f[{positions[name]}], ' \"') AS {alias}"
+    """A field by name, trimmed; empty is NULL (a rule says "missing" where the column is required)."""
+    return f"nullif(trim(f[{positions[name]}]), '') AS {alias}"
 
 
 # Each export: the SQL that names its fields, types them and lists every failed rule (one CASE per rule).
@@ -111,15 +123,21 @@ _FULLBAS_TYPED = """
     TRY_CAST(runtime_txt AS DOUBLE) AS runtime_value
 """
 _FULLBAS_RULES = """
-    CASE WHEN n_ok AND run_at_utc IS NULL
+    CASE WHEN n_ok AND date_txt IS NULL THEN 'missing datestring' END,
+    CASE WHEN n_ok AND time_txt IS NULL THEN 'missing timestring' END,
+    CASE WHEN n_ok AND date_txt IS NOT NULL AND time_txt IS NOT NULL AND run_at_utc IS NULL
          THEN format('malformed timestamp ''{} {}'' (expected YYYY-MM-DD and HH:MM:SS.ffffZ, UTC)', date_txt, time_txt) END,
     CASE WHEN run_at_utc IS NOT NULL AND run_at_utc::DATE <> partition_date
          THEN format('run date {} is outside partition {}', run_at_utc::DATE, partition_date) END,
-    CASE WHEN n_ok AND level_txt = '' THEN 'missing level' END,
+    CASE WHEN n_ok AND level_txt IS NULL THEN 'missing level' END,
+    CASE WHEN n_ok AND user_txt IS NULL THEN 'missing userid' END,
     CASE WHEN n_ok AND NOT regexp_full_match(user_txt, $guid) THEN format('malformed userid ''{}''', user_txt) END,
+    CASE WHEN n_ok AND org_txt IS NULL THEN 'missing orgid' END,
     CASE WHEN n_ok AND NOT regexp_full_match(org_txt, $guid) THEN format('malformed orgid ''{}''', org_txt) END,
-    CASE WHEN n_ok AND report_txt = '' THEN 'missing reportname' END,
-    CASE WHEN n_ok AND runtime_value IS NULL THEN format('non-numeric runtime ''{}''', runtime_txt) END,
+    CASE WHEN n_ok AND report_txt IS NULL THEN 'missing reportname' END,
+    CASE WHEN n_ok AND runtime_txt IS NULL THEN 'missing runtime' END,
+    CASE WHEN n_ok AND runtime_txt IS NOT NULL AND runtime_value IS NULL
+         THEN format('non-numeric runtime ''{}''', runtime_txt) END,
     CASE WHEN runtime_value IS NOT NULL AND NOT isfinite(runtime_value)
          THEN format('non-finite runtime ''{}''', runtime_txt) END,
     CASE WHEN isfinite(runtime_value) AND runtime_value < 0 THEN format('negative runtime {}', runtime_txt) END
@@ -131,16 +149,21 @@ _SIMPLEBAS_TYPED = """
     CASE WHEN regexp_full_match(month_txt, '\\d{1,2}') THEN TRY_CAST(month_txt AS INTEGER) END AS statement_month
 """
 _SIMPLEBAS_RULES = """
-    CASE WHEN n_ok AND run_at_utc IS NULL
+    CASE WHEN n_ok AND datetime_txt IS NULL THEN 'missing datetime' END,
+    CASE WHEN n_ok AND datetime_txt IS NOT NULL AND run_at_utc IS NULL
          THEN format('malformed datetime ''{}'' (expected YYYY-MM-DD HH:MM:SS, UTC)', datetime_txt) END,
     CASE WHEN run_at_utc IS NOT NULL AND run_at_utc::DATE <> partition_date
          THEN format('run date {} is outside partition {}', run_at_utc::DATE, partition_date) END,
+    CASE WHEN n_ok AND user_txt IS NULL THEN 'missing userid' END,
     CASE WHEN n_ok AND NOT regexp_full_match(user_txt, $guid) THEN format('malformed userid ''{}''', user_txt) END,
-    CASE WHEN n_ok AND (shortcode_txt = '' OR shortcode_txt = 'None' OR regexp_matches(shortcode_txt, '\\s'))
+    CASE WHEN n_ok AND shortcode_txt IS NULL THEN 'missing shortcode' END,
+    CASE WHEN n_ok AND (shortcode_txt = 'None' OR regexp_matches(shortcode_txt, '\\s'))
          THEN format('malformed shortcode ''{}''', shortcode_txt) END,
-    CASE WHEN n_ok AND NOT coalesce(statement_year BETWEEN 1990 AND 2100, FALSE)
+    CASE WHEN n_ok AND year_txt IS NULL THEN 'missing statementyear' END,
+    CASE WHEN n_ok AND year_txt IS NOT NULL AND NOT coalesce(statement_year BETWEEN 1990 AND 2100, FALSE)
          THEN format('invalid statementyear ''{}''', year_txt) END,
-    CASE WHEN n_ok AND NOT coalesce(statement_month BETWEEN 1 AND 12, FALSE)
+    CASE WHEN n_ok AND month_txt IS NULL THEN 'missing statementmonth' END,
+    CASE WHEN n_ok AND month_txt IS NOT NULL AND NOT coalesce(statement_month BETWEEN 1 AND 12, FALSE)
          THEN format('invalid statementmonth ''{}''', month_txt) END
 """
 
@@ -151,8 +174,7 @@ def _judge_sql(n_fields: int, fields: str, typed: str, rules: str, key: str) -> 
     CREATE OR REPLACE TEMP TABLE _judged AS
     WITH split AS (
         SELECT source_file, line_number, partition_key, TRY_CAST(partition_key AS DATE) AS partition_date, line,
-               string_split(line, ',') AS f, len(string_split(line, ',')) AS n_fields,
-               len(string_split(line, ',')) = {n_fields} AS n_ok
+               problem, fields AS f, len(fields) AS n_fields, len(fields) = {n_fields} AS n_ok
         FROM _lines
     ), fields AS (
         SELECT *, {fields} FROM split
@@ -160,6 +182,7 @@ def _judge_sql(n_fields: int, fields: str, typed: str, rules: str, key: str) -> 
         SELECT *, {typed} FROM fields
     ), judged AS (
         SELECT *, concat_ws('; ',
+            problem,
             CASE WHEN trim(line) = '' THEN 'blank line' END,
             CASE WHEN trim(line) <> '' AND NOT n_ok
                  THEN format('expected {n_fields} comma-separated fields, got {{}}', n_fields) END,
@@ -186,35 +209,22 @@ def _read(
     tables, layout = [], None
     for key, files in partitions:
         for path in files:
-            lines = read_lines(path)
-            positions = check_header(path, lines["line"][0].as_py(), expected, what)
+            parsed = read_records(path)
+            positions = check_header(path, parsed.header, expected, what)
             if layout is not None and positions != layout:
                 raise RawFileError(
                     path, 1, f"header column order differs from the other {what} files in this load"
                 )
             layout = positions
-            body = lines.slice(1)
+            body = parsed.records
             n = body.num_rows
-            tables.append(
-                pa.table(
-                    {
-                        "source_file": pa.array([str(path)] * n, pa.string()),
-                        "line_number": pa.array(range(2, n + 2), pa.int64()),
-                        "partition_key": pa.array([key] * n, pa.string()),
-                        "line": body["line"],
-                    }
-                )
-            )
-    empty = pa.table({"source_file": [], "line_number": [], "partition_key": [], "line": []}).cast(
-        pa.schema(
-            [
-                ("source_file", pa.string()),
-                ("line_number", pa.int64()),
-                ("partition_key", pa.string()),
-                ("line", pa.string()),
-            ]
-        )  # fmt: skip
-    )
+            body = body.add_column(0, "source_file", pa.array([str(path)] * n, pa.string()))
+            tables.append(body.add_column(2, "partition_key", pa.array([key] * n, pa.string())))
+    empty = pa.schema(
+        [("source_file", pa.string()), RECORDS_SCHEMA.field("line_number"), ("partition_key", pa.string())]
+        + [RECORDS_SCHEMA.field(name) for name in ("line", "fields", "problem")]
+    ).empty_table()
+
     return (pa.concat_tables(tables) if tables else empty), (
         layout or {c: i + 1 for i, c in enumerate(expected)}
     )
@@ -331,8 +341,8 @@ _ORG_COUNTS = {
 def _orgcard_sql(p: dict[str, int]) -> tuple[str, str, str, str]:
     """Fields (the string `None` is a missing value), typed values, rules and the clean select of the card."""
 
-    def value(name: str) -> str:
-        return f"nullif(trim(f[{p[name]}], ' \"'), 'None')"
+    def value(name: str) -> str:  # empty or the literal `None`: missing (NULL)
+        return f"nullif(nullif(trim(f[{p[name]}]), ''), 'None')"
 
     fields = ", ".join(
         [f"{value('organisationid')} AS org_txt"]
@@ -347,11 +357,14 @@ def _orgcard_sql(p: dict[str, int]) -> tuple[str, str, str, str]:
     )
     rules = ",\n".join(
         [
-            "CASE WHEN n_ok AND NOT coalesce(regexp_full_match(org_txt, $guid), FALSE) "
+            "CASE WHEN n_ok AND org_txt IS NULL THEN 'missing organisationid' END",
+            "CASE WHEN n_ok AND NOT regexp_full_match(org_txt, $guid) "
             "THEN format('malformed organisationid ''{}''', org_txt) END",
-            "CASE WHEN n_ok AND (shortcode_txt IS NULL OR regexp_matches(shortcode_txt, '\\s')) "
-            "THEN format('missing or malformed shortcode ''{}''', shortcode_txt) END",
-            "CASE WHEN n_ok AND coalesce(organisationstatus_txt NOT IN ('Active', 'Deleted', 'Suspended'), TRUE) "
+            "CASE WHEN n_ok AND shortcode_txt IS NULL THEN 'missing shortcode' END",
+            "CASE WHEN n_ok AND regexp_matches(shortcode_txt, '\\s') "
+            "THEN format('malformed shortcode ''{}''', shortcode_txt) END",
+            "CASE WHEN n_ok AND organisationstatus_txt IS NULL THEN 'missing organisationstatus' END",
+            "CASE WHEN n_ok AND organisationstatus_txt NOT IN ('Active', 'Deleted', 'Suspended') "
             "THEN format('unknown organisationstatus ''{}''', organisationstatus_txt) END",
         ]
         + [

@@ -7,13 +7,19 @@ partitions whose files (and parser version) are unchanged since the last load.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from revcast.landing import fingerprint
@@ -70,35 +76,187 @@ class IngestReport:
         return int(sum(self.batch.counts[column].to_pylist())) if self.batch else 0
 
 
-def read_lines(path: Path) -> pa.Table:
-    """A file's lines as one string column, blank lines kept so row i is line i+1 (BOM and CRLF handled)."""
+# Whole-file encodings: a byte-order mark announces UTF-16/UTF-32 (decoded); otherwise UTF-8 (BOM optional).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+GZIP_MAGIC = b"\x1f\x8b"
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+RECORDS_SCHEMA = pa.schema(
+    [
+        ("line_number", pa.int64()),
+        ("line", pa.string()),
+        ("fields", pa.list_(pa.string())),
+        ("problem", pa.string()),  # a record-level parse problem (a quarantine reason), else null
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CsvRecords:
+    """A CSV file parsed as RFC 4180: header names and one row per data record.
+
+    `records` has the physical line a record starts on (`line_number`, 1-based, header included), its raw
+    text (`line`; a record with quoted newlines spans several lines, joined by newline), its fields and a
+    record-level parse problem (`problem`, e.g. an unterminated quote) that the parser quarantines.
+    """
+
+    header: list[str]
+    header_line: str  # the header's raw text
+    records: pa.Table  # RECORDS_SCHEMA
+
+
+def _raw_bytes(path: Path) -> bytes | None:
+    """The file's UTF-8 bytes when it needs decoding (gzip, UTF-16/32 BOM); None when it is read as is."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    data = None
+    if head[:2] == GZIP_MAGIC or path.suffix == ".gz":
+        try:
+            data = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError, zlib.error) as error:
+            raise RawFileError(path, 1, f"cannot decompress gzip file: {error}") from error
+        head = data[:4]
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            raw = data if data is not None else path.read_bytes()
+            try:
+                text = raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as error:
+                line = raw[: error.start].decode(encoding, errors="replace").count("\n") + 1
+                raise RawFileError(
+                    path,
+                    line,
+                    f"starts with a {encoding.upper()} byte-order mark but is not valid {encoding}",
+                ) from error
+            return text.encode("utf-8")
+    if b"\x00" in head:
+        raise RawFileError(
+            path, 1, "starts with NUL bytes: UTF-16/UTF-32 without a byte-order mark? re-export as UTF-8"
+        )
+    return data
+
+
+def _utf8_text(path: Path, data: bytes) -> str:
+    """Decode UTF-8 (BOM dropped); any other encoding fails with the line and the offending byte."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise RawFileError(
+            path,
+            line,
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); re-export as UTF-8 "
+            "(a UTF-16 or UTF-32 file needs its byte-order mark; Latin-1/Windows-1252 are not guessed)",
+        ) from error
+
+
+def _physical_lines(path: Path, source: bytes | None) -> pa.Array:
+    """Every physical line (CRLF, LF or CR ends; blank lines kept), fast through Arrow's reader."""
+    try:
+        table = pacsv.read_csv(
+            path if source is None else pa.BufferReader(source),
+            read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\x01",
+                quote_char=False,
+                escape_char=False,
+                ignore_empty_lines=False,
+                newlines_in_values=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"line": pa.string()},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+        return table["line"].combine_chunks()
+    except pa.ArrowInvalid:  # invalid UTF-8 or a \x01 byte in a line: the slow path says which
+        text = _utf8_text(path, source if source is not None else path.read_bytes())
+        lines = _NEWLINE.split(text)
+        if lines and lines[-1] == "":
+            lines.pop()
+        return pa.array(lines, pa.string())
+
+
+def _quoted_records(lines: list[str]) -> tuple[list[int], list[str], list[list[str]]]:
+    """RFC 4180 records of physical lines: start line, raw text and fields of each."""
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    starts, raws, fields = [], [], []
+    reader = csv.reader((line + "\n" for line in lines), strict=False)
+    end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        starts.append(start)
+        raws.append("\n".join(lines[start - 1 : end]))
+        fields.append(record or [""])
+    return starts, raws, fields
+
+
+def _unterminated(raw: str) -> bool:
+    """Whether a record's text ends inside a quoted field."""
+    try:
+        for _ in csv.reader((line + "\n" for line in raw.split("\n")), strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+def read_records(path: Path | str) -> CsvRecords:
+    """Read a comma-separated export as RFC 4180 CSV, with the physical line each record starts on.
+
+    Accepted: UTF-8 with or without BOM, UTF-16/UTF-32 with a BOM, gzip (by name or magic bytes) of any of
+    those; CRLF, LF or CR line ends. Anything else is a RawFileError naming the file, the line and the
+    problem. Files without a double quote are split on commas by Arrow (fast); files with quotes go
+    through Python's csv module (quoted commas, doubled quotes, newlines inside quotes).
+    """
+    path = Path(path)
     if path.stat().st_size == 0:
         raise RawFileError(path, 1, "file is empty: expected a header line")
-    return pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=["line"], block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(
-            delimiter="\x01",
-            quote_char=False,
-            escape_char=False,
-            ignore_empty_lines=False,
-            newlines_in_values=False,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={"line": pa.string()},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-        ),
-    )
+    source = _raw_bytes(path)
+    if source is not None and not source.strip(b"\xef\xbb\xbf"):
+        raise RawFileError(path, 1, "file is empty: expected a header line")
+    lines = _physical_lines(path, source)
+    if len(lines) == 0:
+        raise RawFileError(path, 1, "file is empty: expected a header line")
+
+    if pc.any(pc.match_substring(lines, '"')).as_py():
+        starts, raws, fields = _quoted_records(lines.to_pylist())
+        problems: list[str | None] = [None] * len(starts)
+        if _unterminated(raws[-1]):  # the csv module closes an open quote at EOF silently
+            problems[-1] = "unterminated quoted field (runs to the end of the file)"
+        table = pa.table(
+            {
+                "line_number": pa.array(starts, pa.int64()),
+                "line": pa.array(raws, pa.string()),
+                "fields": pa.array(fields, pa.list_(pa.string())),
+                "problem": pa.array(problems, pa.string()),
+            }
+        )
+    else:
+        table = pa.table(
+            {
+                "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
+                "line": lines,
+                "fields": pc.split_pattern(lines, ","),
+                "problem": pa.nulls(len(lines), pa.string()),
+            }
+        )
+    header = [name.strip() for name in table["fields"][0].as_py()]
+    return CsvRecords(header=header, header_line=table["line"][0].as_py(), records=table.slice(1))
 
 
-def split_header(path: Path, header: str) -> list[str]:
-    """Column names of a comma-separated header; a header in another delimiter is a clear error."""
-    names = [name.strip().strip('"').strip() for name in header.split(",")]
+def split_header(path: Path, names: Sequence[str]) -> list[str]:
+    """Check a header's column names; a header in another delimiter is a clear error."""
+    names = [name.strip().strip('"').strip() for name in names]
     if len(names) == 1:
         for delimiter, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if delimiter in header:
+            if delimiter in names[0]:
                 raise RawFileError(path, 1, f"header is {label}-delimited; exports must be comma-separated")
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

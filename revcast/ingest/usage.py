@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 
 from revcast.formats import USAGE_LONG_COLUMNS, USAGE_WIDE_COLUMNS
-from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_lines, split_header
+from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_records, split_header
 
-PARSER_VERSION = "usage/1"
+PARSER_VERSION = "usage/2"  # 2: RFC 4180 records, empty optional fields
 DATE_COLUMN, ACCOUNT_COLUMN = "date", "customer_id"
 # seed-000 wide columns -> (metric, unit)
 WIDE_METRICS = dict(zip(USAGE_WIDE_COLUMNS[2:], [("api_calls", "calls"), ("storage_gb", "GB")], strict=True))
@@ -54,8 +54,8 @@ class UsageLayout:
         return len(self.columns)
 
 
-def detect_layout(path: Path, header: str) -> UsageLayout:
-    """Recognise the wide or long usage header; anything else is an error naming what is wrong."""
+def detect_layout(path: Path, header: Sequence[str]) -> UsageLayout:
+    """Recognise the wide or long usage header (column names); anything else is an error naming what is wrong."""
     names = split_header(path, header)
     if set(names) == set(WIDE_COLUMNS):
         return UsageLayout("wide", tuple(names))
@@ -78,23 +78,25 @@ def detect_layout(path: Path, header: str) -> UsageLayout:
     )
 
 
-_FIELD = "trim(split_part(line, ',', {}), ' \"')"
+_FIELD = "nullif(trim(fields[{}]), '')"  # an empty field is NULL: "missing" where the column is required
 
 # Shared rules, written once: a valid ISO date equal to the partition day, and a known account.
 _DATE_RULES = """
-    CASE WHEN n_fields = {n} AND usage_date IS NULL
+    CASE WHEN n_fields = {n} AND date_txt IS NULL THEN 'missing date' END,
+    CASE WHEN n_fields = {n} AND date_txt IS NOT NULL AND usage_date IS NULL
          THEN format('malformed date ''{{}}'' (expected YYYY-MM-DD)', date_txt) END,
     CASE WHEN usage_date IS NOT NULL AND usage_date <> partition_date
          THEN format('usage date {{}} is outside partition {{}}', usage_date, partition_date) END,
-    CASE WHEN n_fields = {n} AND lower(account_txt) IN (SELECT unnest($missing))
-         THEN format('unknown account id ''{{}}''', account_txt) END
+    CASE WHEN n_fields = {n} AND lower(coalesce(account_txt, '')) IN (SELECT unnest($missing))
+         THEN format('unknown account id ''{{}}''', coalesce(account_txt, '')) END
 """
 
 
 def _quantity_rules(value: str, text: str, label: str, whole: str) -> str:
     """SQL reasons for one quantity field: numeric, finite, non-negative, whole where counted."""
     return f"""
-    CASE WHEN n_fields = {{n}} AND {value} IS NULL THEN format('non-numeric {label} ''{{{{}}}}''', {text}) END,
+    CASE WHEN n_fields = {{n}} AND {text} IS NOT NULL AND {value} IS NULL
+         THEN format('non-numeric {label} ''{{{{}}}}''', {text}) END,
     CASE WHEN {value} IS NOT NULL AND NOT isfinite({value}) THEN format('non-finite {label} ''{{{{}}}}''', {text}) END,
     CASE WHEN isfinite({value}) AND {value} < 0 THEN format('negative {label} {{{{}}}}', {text}) END,
     CASE WHEN isfinite({value}) AND {value} >= 0 AND {whole} AND {value} <> floor({value})
@@ -111,6 +113,9 @@ def _wide_sql(layout: UsageLayout) -> tuple[str, str, str]:
     rules = ",".join(
         [
             _DATE_RULES,
+            # both product columns are optional (empty: not measured that day), but a line must carry one
+            f"""CASE WHEN n_fields = {{n}} AND api_txt IS NULL AND gb_txt IS NULL
+                     THEN 'no usage value: {api_col} and {gb_col} are both empty' END""",
             _quantity_rules("api_value", "api_txt", api_col, "TRUE"),
             _quantity_rules("gb_value", "gb_txt", gb_col, "FALSE"),
         ]
@@ -118,10 +123,10 @@ def _wide_sql(layout: UsageLayout) -> tuple[str, str, str]:
     key = "account_txt, usage_date"
     long_rows = f"""
         SELECT account_txt AS account_id, '{api_metric}' AS metric, usage_date, api_value AS quantity,
-               '{api_unit}' AS unit, source_file, line_number FROM accepted
+               '{api_unit}' AS unit, source_file, line_number FROM accepted WHERE api_value IS NOT NULL
         UNION ALL
         SELECT account_txt, '{gb_metric}', usage_date, gb_value, '{gb_unit}', source_file, line_number
-        FROM accepted"""
+        FROM accepted WHERE gb_value IS NOT NULL"""
     return _judge_sql(layout, fields, typed, rules, key, long_rows)
 
 
@@ -135,9 +140,11 @@ def _long_sql(layout: UsageLayout) -> tuple[str, str, str]:
     rules = ",".join(
         [
             _DATE_RULES,
-            """CASE WHEN n_fields = {n} AND NOT regexp_full_match(metric_txt, '[a-z][a-z0-9_]*')
+            """CASE WHEN n_fields = {n} AND metric_txt IS NULL THEN 'missing metric' END,
+               CASE WHEN n_fields = {n} AND NOT regexp_full_match(metric_txt, '[a-z][a-z0-9_]*')
                     THEN format('malformed metric name ''{{}}''', metric_txt) END,
-               CASE WHEN n_fields = {n} AND unit_txt = '' THEN 'missing unit' END""",
+               CASE WHEN n_fields = {n} AND quantity_txt IS NULL THEN 'missing quantity' END,
+               CASE WHEN n_fields = {n} AND unit_txt IS NULL THEN 'missing unit' END""",
             _quantity_rules(
                 "quantity_value", "quantity_txt", "quantity", "metric_txt IN (SELECT unnest($counted))"
             ),
@@ -159,8 +166,8 @@ def _judge_sql(
         f"""
     CREATE OR REPLACE TEMP TABLE _judged AS
     WITH fields AS (
-        SELECT l.file_id, l.line_number, f.partition_key, f.partition_date, l.line,
-               length(l.line) - length(replace(l.line, ',', '')) + 1 AS n_fields, {fields}
+        SELECT l.file_id, l.line_number, f.partition_key, f.partition_date, l.line, l.fields, l.problem,
+               len(l.fields) AS n_fields, {fields}
         FROM _lines_raw l JOIN _files f USING (file_id)
     ), typed AS (
         SELECT *, {typed},
@@ -168,7 +175,8 @@ def _judge_sql(
                     THEN try_strptime(date_txt, '%Y-%m-%d')::DATE END AS usage_date
         FROM fields
     )
-    SELECT *, concat_ws('; ',
+    SELECT * EXCLUDE (fields, problem), concat_ws('; ',
+        problem,
         CASE WHEN trim(line) = '' THEN 'blank line' END,
         CASE WHEN trim(line) <> '' AND n_fields <> {layout.n_fields}
              THEN format('expected {layout.n_fields} comma-separated fields, got {{}}', n_fields) END,
@@ -205,18 +213,11 @@ def _read_partition_lines(
             files["file_id"].append(file_id)
             files["source_file"].append(str(path))
             files["partition_key"].append(key)
-            lines = read_lines(path)
-            layout = detect_layout(path, lines["line"][0].as_py() if lines.num_rows else "")
-            body = lines.slice(1)
-            n = body.num_rows
+            parsed = read_records(path)
+            layout = detect_layout(path, parsed.header)
+            body = parsed.records
             groups.setdefault(layout, []).append(
-                pa.table(
-                    {
-                        "file_id": pa.array(np.full(n, file_id, dtype=np.int32)),
-                        "line_number": pa.array(np.arange(2, n + 2, dtype=np.int64)),
-                        "line": body["line"],
-                    }
-                )
+                body.add_column(0, "file_id", pa.array(np.full(body.num_rows, file_id, dtype=np.int32)))
             )
     file_table = pa.table(
         {
@@ -274,11 +275,17 @@ def parse_usage(
                 "j.reason FROM _judged j JOIN _files f USING (file_id) WHERE j.reason <> '' "
                 "ORDER BY f.source_file, j.line_number"
             )
+            written = (
+                "(api_value IS NOT NULL)::BIGINT + (gb_value IS NOT NULL)::BIGINT"
+                if layout.kind == "wide"
+                else "1"
+            )  # an empty optional wide column gives no row for its metric
             con.execute(
                 "INSERT INTO _usage_counts SELECT partition_key, count(*), count(*) FILTER (reason = ''), "
-                "count(*) FILTER (reason <> ''), count(*) FILTER (reason = '') * ? FROM _judged GROUP BY partition_key",
-                [len(WIDE_METRICS) if layout.kind == "wide" else 1],
+                f"count(*) FILTER (reason <> ''), coalesce(sum({written}) FILTER (reason = ''), 0) "
+                "FROM _judged GROUP BY partition_key"
             )
+
             con.execute("DROP TABLE _judged")
         counts = con.sql(
             "SELECT f.partition_key, coalesce(sum(c.lines_read), 0)::BIGINT AS lines_read, "
