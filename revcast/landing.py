@@ -16,6 +16,11 @@ DAILY_SOURCES = {
 MONTHLY_SOURCES = {"invoices": ("invoices", "month", "json")}
 
 
+def _patterns(ext: str) -> tuple[str, ...]:
+    """File name patterns of an extension; a CSV export may also land gzipped (`*.csv.gz`)."""
+    return (f"*.{ext}", f"*.{ext}.gz") if ext == "csv" else (f"*.{ext}",)
+
+
 class MissingLandingFile(FileNotFoundError):
     """A partition has no file in the landing zone: a missing day is not an empty day."""
 
@@ -37,7 +42,7 @@ def partition_files(root: str | Path, source: str, key: str) -> list[Path]:
     """The files of one partition, sorted; raises MissingLandingFile when there are none."""
     folder = partition_dir(root, source, key)
     ext = _layout(source)[2]
-    files = sorted(p for p in folder.glob(f"*.{ext}") if p.is_file())
+    files = sorted(p for pattern in _patterns(ext) for p in folder.glob(pattern) if p.is_file())
     if not files:
         raise MissingLandingFile(
             f"no {source} file for partition {key}: expected {folder}/*.{ext}. "
@@ -50,7 +55,10 @@ def available_keys(root: str | Path, source: str) -> list[str]:
     """Partition keys that have at least one file, sorted."""
     folder, part, ext = _layout(source)
     base = Path(root) / folder
-    keys = {p.parent.name.split("=", 1)[1] for p in base.glob(f"{part}=*/*.{ext}")}
+    keys = {
+        p.parent.name.split("=", 1)[1] for pattern in _patterns(ext) for p in base.glob(f"{part}=*/{pattern}")
+    }
+
     return sorted(keys)
 
 
