@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from expectations import validate_frame, validation_frame
-from revcast.config import quarantine_threshold
+from revcast.settings import settings
 from revcast.warehouse import column_name, table_name
 
 
@@ -57,7 +57,7 @@ def quarantine_share_check(
     The budget is the threshold share (REVCAST_QUARANTINE_THRESHOLD, 1%) of the lines read, rounded up to
     whole lines: a 17-line day may quarantine one line, a 380-line day four. Row accounting is checked too.
     """
-    threshold = quarantine_threshold()
+    threshold = settings().quarantine_threshold
     quarantine_table = table_name(quarantine_table or f"quarantine.{asset}")
     rows = con.execute(
         """

@@ -7,17 +7,16 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from revcast.config import partitions_end, partitions_start
+from revcast.settings import settings
 
-_start = partitions_start().isoformat()
-_end = partitions_end()
+_start, _end = settings().start_date, settings().end_date
 
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=_start, end_date=(_end + timedelta(days=1)).isoformat() if _end else None
+    start_date=_start.isoformat(), end_date=(_end + timedelta(days=1)).isoformat() if _end else None
 )
 # Keys are YYYY-MM (the issue's "partition 2023-12"; the invoice folders' month=YYYY-MM).
 monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=partitions_start().strftime("%Y-%m"),
+    start_date=_start.strftime("%Y-%m"),
     end_date=(_end + timedelta(days=1)).strftime("%Y-%m") if _end else None,
     fmt="%Y-%m",
 )

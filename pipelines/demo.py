@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.partitions import contiguous_ranges, range_tags
-from revcast import config
+from revcast.settings import SAMPLE_END, SAMPLE_START, settings
 
 CUTOFF_TAG = "revcast/partition"
 # assets that read the landing zone -> (landing source, or a single file under the landing root)
@@ -65,14 +65,14 @@ def ensure_sample_data(landing: Path, *, accounts: int, seed: int) -> tuple[date
 
     print(f"[demo] generating sample data into {landing} ({accounts} accounts, seed {seed}) ...")
     started = time.perf_counter()
-    generate_landing(landing, seed=seed, accounts=accounts, start=config.SAMPLE_START, end=config.SAMPLE_END)
+    generate_landing(landing, seed=seed, accounts=accounts, start=SAMPLE_START, end=SAMPLE_END)
     print(f"[demo] sample data written in {time.perf_counter() - started:.1f}s")
-    return config.SAMPLE_START, config.SAMPLE_END
+    return SAMPLE_START, SAMPLE_END
 
 
 def run_demo(*, accounts: int = 500, seed: int = 42) -> int:
     """Materialize everything; print tables, quarantine reasons and where to look. Returns an exit code."""
-    landing = Path(config.landing_root())
+    landing = Path(settings().landing)
     start, end = ensure_sample_data(landing, accounts=accounts, seed=seed)
     from pipelines.definitions import defs
 
@@ -169,13 +169,13 @@ def print_summary() -> None:
     from revcast.ingest.core import quarantine_summary
     from revcast.warehouse import connect
 
-    con = connect(config.warehouse_path(), read_only=True)
+    con = connect(settings().warehouse, read_only=True)
     try:
         tables = con.execute(
             "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
             "WHERE schema_name NOT IN ('main') ORDER BY schema_name, table_name"
         ).fetchall()
-        print(f"\nWarehouse {config.warehouse_path()}:")
+        print(f"\nWarehouse {settings().warehouse}:")
         for schema, table, _ in tables:
             rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
             print(f"  {schema}.{table:<32} {rows:>12,} rows")

@@ -7,12 +7,13 @@ from pathlib import Path
 import dagster as dg
 
 from revcast import landing
+from revcast.settings import Settings
 
 
 class LandingZoneResource(dg.ConfigurableResource):
     """Root of the landing zone (env REVCAST_LANDING, default data/landing)."""
 
-    root: str = "data/landing"
+    root: str = Settings.landing
 
     def partition_files(self, source: str, key: str) -> list[Path]:
         """The files of one partition; raises MissingLandingFile when there are none."""

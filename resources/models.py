@@ -6,11 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from revcast.settings import Settings
+
 
 class ModelStoreResource(dg.ConfigurableResource):
     """Root folder for trained model artifacts (env REVCAST_MODEL_STORE, default warehouse/models)."""
 
-    root: str = "warehouse/models"
+    root: str = Settings.model_store
 
     def artifact_dir(self, model: str, partition: str, series: str | None = None) -> Path:
         """The folder for one model's artifact at one training cutoff (created)."""

@@ -1,26 +1,27 @@
-"""The DuckDB warehouse resource: one file, schemas from warehouse/sql, writers in the `duckdb` pool."""
+"""The DuckDB warehouse resource: one file, schemas from revcast/sql, writers in the `duckdb` pool."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
 
-from revcast import config, warehouse
+from revcast import warehouse
+from revcast.settings import Settings, env_name, settings
 
 
-def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
-    """Read from the environment when it is set, else the embedded default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _env_or_default(setting: str) -> str | dg.EnvVar:
+    """A dg.EnvVar when the setting's variable is set (Dagster shows where it came from), else its default."""
+    value, default = getattr(settings(), setting), getattr(Settings(), setting)
+    return dg.EnvVar(env_name(setting)) if value != default else default
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file (env REVCAST_WAREHOUSE, default warehouse/revcast.duckdb)."""
 
-    path: str = "warehouse/revcast.duckdb"
+    path: str = Settings.warehouse
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -38,7 +39,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     from resources.models import ModelStoreResource
 
     return {
-        "warehouse": WarehouseResource(path=_env_or_default("REVCAST_WAREHOUSE", config.warehouse_path())),
-        "landing": LandingZoneResource(root=_env_or_default("REVCAST_LANDING", config.landing_root())),
-        "model_store": ModelStoreResource(root=_env_or_default("REVCAST_MODEL_STORE", "warehouse/models")),
+        "warehouse": WarehouseResource(path=_env_or_default("warehouse")),
+        "landing": LandingZoneResource(root=_env_or_default("landing")),
+        "model_store": ModelStoreResource(root=_env_or_default("model_store")),
     }

@@ -1,38 +1,83 @@
-"""Settings read from the environment, with the embedded defaults (see DESIGN.md)."""
+"""Every setting revcast reads from the environment, with its default, read in this one place.
+
+`settings()` reads the environment on each call (cheap), so a changed variable takes effect in the next
+run; the README's configuration table lists the same variables and defaults (a test keeps them in step).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field, fields
 from datetime import date
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_START = date(2021, 1, 1)
 SAMPLE_END = date(2023, 12, 31)
 
 
-def warehouse_path() -> str:
-    """The DuckDB file (env REVCAST_WAREHOUSE, default warehouse/revcast.duckdb)."""
-    return os.environ.get("REVCAST_WAREHOUSE", "warehouse/revcast.duckdb")
+def _env(name: str) -> dict[str, str]:
+    return {"env": name}
 
 
-def landing_root() -> str:
-    """The landing zone root (env REVCAST_LANDING, default data/landing)."""
-    return os.environ.get("REVCAST_LANDING", "data/landing")
+@dataclass(frozen=True)
+class Settings:
+    """The REVCAST_* environment variables, parsed, with the embedded defaults."""
+
+    warehouse: str = field(default="warehouse/revcast.duckdb", metadata=_env("REVCAST_WAREHOUSE"))
+    landing: str = field(default="data/landing", metadata=_env("REVCAST_LANDING"))
+    start_date: date = field(default=SAMPLE_START, metadata=_env("REVCAST_START_DATE"))
+    # None: partitions run open-ended, through yesterday
+    end_date: date | None = field(default=None, metadata=_env("REVCAST_END_DATE"))
+    quarantine_threshold: float = field(default=0.01, metadata=_env("REVCAST_QUARANTINE_THRESHOLD"))
+    model_store: str = field(default="warehouse/models", metadata=_env("REVCAST_MODEL_STORE"))
+    invoice_price_min: float = field(default=0.0, metadata=_env("REVCAST_INVOICE_PRICE_MIN"))
+    invoice_price_max: float = field(default=10000.0, metadata=_env("REVCAST_INVOICE_PRICE_MAX"))
+    # None: the price book packaged with revcast (revcast/usage/price_book.yaml)
+    price_book: str | None = field(default=None, metadata=_env("REVCAST_PRICE_BOOK"))
+    # None: the usage tournament selects its champion (a model name forces one, to show the gate failing)
+    force_champion: str | None = field(default=None, metadata=_env("REVCAST_FORCE_CHAMPION"))
+    dagster_host: str = field(default="127.0.0.1", metadata=_env("REVCAST_DAGSTER_HOST"))
+    dagster_port: int = field(default=3000, metadata=_env("REVCAST_DAGSTER_PORT"))
+    # None: the API's POST /v1/train is disabled
+    api_token: str | None = field(default=None, metadata=_env("REVCAST_API_TOKEN"))
+    # None: predictions.duckdb next to the warehouse
+    prediction_log: str | None = field(default=None, metadata=_env("REVCAST_PREDICTION_LOG"))
+    max_horizon_days: int = field(default=365, metadata=_env("REVCAST_MAX_HORIZON_DAYS"))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default os.environ); an unset or empty variable keeps its default."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw:
+                values[f.name] = _parse(f.type, raw, f.metadata["env"])
+        return cls(**values)
 
 
-def partitions_start() -> date:
-    """First day of the daily/monthly partitions (env REVCAST_START_DATE, default the sample start)."""
-    raw = os.environ.get("REVCAST_START_DATE")
-    return date.fromisoformat(raw) if raw else SAMPLE_START
+def _parse(kind: str, raw: str, name: str) -> object:
+    """A raw variable as the field's type (annotations are strings under `from __future__`)."""
+    base = kind.removesuffix(" | None")
+    try:
+        if base == "date":
+            return date.fromisoformat(raw)
+        if base in ("int", "float"):
+            return {"int": int, "float": float}[base](raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r}: expected {base} ({exc})") from exc
+    return raw
 
 
-def partitions_end() -> date | None:
-    """Optional last day of partitions (env REVCAST_END_DATE); open-ended (through yesterday) if unset."""
-    raw = os.environ.get("REVCAST_END_DATE")
-    return date.fromisoformat(raw) if raw else None
+def env_name(setting: str) -> str:
+    """The environment variable of one setting: env_name("warehouse") == "REVCAST_WAREHOUSE"."""
+    return {f.name: f.metadata["env"] for f in fields(Settings)}[setting]
 
 
-def quarantine_threshold() -> float:
-    """Largest quarantined share a partition may have before its check fails (env, default 1%)."""
-    return float(os.environ.get("REVCAST_QUARANTINE_THRESHOLD", "0.01"))
+def env_variables() -> dict[str, object]:
+    """Variable name -> default, for every setting (the README table lists the same)."""
+    return {f.metadata["env"]: f.default for f in fields(Settings)}
+
+
+def settings() -> Settings:
+    """The current settings from the environment."""
+    return Settings.from_env()

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: connections, the DDL under warehouse/sql, and partition-replacing writes."""
+"""The DuckDB warehouse: connections, the DDL shipped in revcast/sql, and partition-replacing writes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import duckdb
 
-from revcast.config import REPO_ROOT
-
-SQL_DIR = REPO_ROOT / "warehouse" / "sql"
+# package data, so a non-editable install has the DDL too
+SQL_DIR: Traversable = files("revcast") / "sql"
 SCHEMAS = ("clean", "features", "models", "forecasts", "marts", "quarantine", "audit")
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 _COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -32,12 +33,13 @@ def column_name(name: str) -> str:
     return name
 
 
-def apply_ddl(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> None:
-    """Create the schemas and every table from warehouse/sql/*.sql (idempotent, sorted by file name)."""
+def apply_ddl(con: duckdb.DuckDBPyConnection, sql_dir: Traversable = SQL_DIR) -> None:
+    """Create the schemas and every table from revcast/sql/*.sql (idempotent, sorted by file name)."""
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for path in sorted(sql_dir.glob("*.sql")):
-        con.execute(path.read_text())
+    scripts = sorted((p for p in sql_dir.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+    for script in scripts:
+        con.execute(script.read_text())
 
 
 def connect(path: str | Path, *, read_only: bool = False, retries: int = 20) -> duckdb.DuckDBPyConnection:

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from revcast import config
+from revcast.settings import SAMPLE_END, SAMPLE_START, settings
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -67,18 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write deterministic sample exports into a landing zone")
-    gen.add_argument("--out", default=config.landing_root())
+    gen.add_argument("--out", default=settings().landing)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--accounts", type=int, default=500)
-    gen.add_argument("--start", default=config.SAMPLE_START.isoformat())
-    gen.add_argument("--end", default=config.SAMPLE_END.isoformat())
+    gen.add_argument("--start", default=SAMPLE_START.isoformat())
+    gen.add_argument("--end", default=SAMPLE_END.isoformat())
     gen.add_argument("--bad-share", type=float, default=0.005, help="share of deliberately bad rows")
     gen.set_defaults(func=_generate)
 
     imp = sub.add_parser("import", help="split a monolithic export into the landing layout")
     imp.add_argument("source", choices=["usage"])
     imp.add_argument("file")
-    imp.add_argument("--landing", default=config.landing_root())
+    imp.add_argument("--landing", default=settings().landing)
     imp.set_defaults(func=_import)
 
     demo = sub.add_parser("demo", help="generate sample data if needed and materialize every asset")

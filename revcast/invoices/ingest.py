@@ -8,7 +8,6 @@ memory work. The parsed rows land in one DuckDB temporary table; ``InvoiceBatch.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pyarrow as pa
 from revcast.formats import INVOICE_KEY_VARIANTS
 from revcast.ingest.core import QUARANTINE_SCHEMA as INGEST_QUARANTINE_SCHEMA
 from revcast.ingest.core import ParsedBatch
+from revcast.settings import settings
 
 KEY_VARIANTS = INVOICE_KEY_VARIANTS  # logical field -> accepted spellings (key drift between exports)
 ALLOWED_KEYS: tuple[str, ...] = tuple(k for variants in KEY_VARIANTS.values() for k in variants)
@@ -334,7 +334,5 @@ _COUNTS_SCHEMA = pa.schema(
 
 def default_price_range() -> tuple[float, float]:
     """The sane price range (env REVCAST_INVOICE_PRICE_MIN / REVCAST_INVOICE_PRICE_MAX, default 0..10000)."""
-    return (
-        float(os.environ.get("REVCAST_INVOICE_PRICE_MIN", "0")),
-        float(os.environ.get("REVCAST_INVOICE_PRICE_MAX", "10000")),
-    )
+    env = settings()
+    return env.invoice_price_min, env.invoice_price_max

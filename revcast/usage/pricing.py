@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from revcast.settings import settings
+
 DEFAULT_PRICE_BOOK = Path(__file__).with_name("price_book.yaml")
-PRICE_BOOK_ENV = "REVCAST_PRICE_BOOK"
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _TOP_FIELDS = {"currency", "prices"}
@@ -44,7 +44,7 @@ class PriceBook:
 
 def price_book_path(override: str | None = None) -> Path:
     """The price book to use: an explicit override, else env REVCAST_PRICE_BOOK, else the packaged default."""
-    return Path(override or os.environ.get(PRICE_BOOK_ENV) or DEFAULT_PRICE_BOOK)
+    return Path(override or settings().price_book or DEFAULT_PRICE_BOOK)
 
 
 def _is_number(value: object) -> bool:

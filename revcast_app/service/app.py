@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -17,14 +16,15 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from revcast.config import REPO_ROOT
 from revcast.forecasting import Forecaster, factors_from_parameters
 from revcast.invoices.forecast import WINDOW_DAYS, load_champion, window_forecast
+from revcast.settings import env_name
+from revcast.settings import settings as env_settings
 from revcast_app.service import store, training
 from revcast_app.service.store import PredictionLog, Settings, WarehouseUnavailable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TOKEN_ENV = "REVCAST_API_TOKEN"
+TOKEN_ENV = env_name("api_token")
 
 
 class RevenueForecast(BaseModel):
@@ -138,7 +138,7 @@ def _forecast(settings: Settings, country_raw: str, date_raw: str) -> RevenueFor
         )
     if not champion["artifact_path"]:
         raise HTTPException(503, f"champion {champion['model_id']} has no artifact to forecast from")
-    bases = (settings.warehouse_path.parent.parent, REPO_ROOT)
+    bases = (settings.warehouse_path.parent.parent, Path.cwd())
     try:
         model = _load_model(champion["artifact_path"], bases)
         factors = factors_from_parameters(champion.get("parameters"), country)
@@ -169,7 +169,7 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """401 without a bearer token, 403 with a wrong one, 503 when the service has no token configured."""
-    expected = os.environ.get(TOKEN_ENV)
+    expected = env_settings().api_token
     if not expected:
         raise HTTPException(503, f"training is disabled: set {TOKEN_ENV} on the server")
     if credentials is None or credentials.scheme.lower() != "bearer":

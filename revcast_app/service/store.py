@@ -8,7 +8,6 @@ default predictions.duckdb next to the warehouse) that only the service writes.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from revcast import config, warehouse
+from revcast import warehouse
+from revcast.settings import settings as env_settings
 from revcast.warehouse import SQL_DIR, apply_ddl
 
 LOG_SQL_DIR = SQL_DIR / "service"
@@ -40,12 +40,12 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        wh = Path(config.warehouse_path())
-        log = os.environ.get("REVCAST_PREDICTION_LOG")
+        env = env_settings()
+        wh = Path(env.warehouse)
         return cls(
             warehouse_path=wh,
-            log_path=Path(log) if log else wh.parent / "predictions.duckdb",
-            max_horizon_days=int(os.environ.get("REVCAST_MAX_HORIZON_DAYS", "365")),
+            log_path=Path(env.prediction_log) if env.prediction_log else wh.parent / "predictions.duckdb",
+            max_horizon_days=env.max_horizon_days,
         )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from datetime import UTC, datetime
+
+from revcast.settings import settings
 
 TRAINING_JOB = "invoice_training_job"
 _CUTOFF = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -17,9 +18,8 @@ class DagsterUnavailable(RuntimeError):
 
 def dagster_address() -> tuple[str, int]:
     """Host and port of the Dagster webserver (env REVCAST_DAGSTER_HOST / _PORT, default 127.0.0.1:3000)."""
-    return os.environ.get("REVCAST_DAGSTER_HOST", "127.0.0.1"), int(
-        os.environ.get("REVCAST_DAGSTER_PORT", "3000")
-    )
+    env = settings()
+    return env.dagster_host, env.dagster_port
 
 
 def valid_cutoff(cutoff: str) -> bool:
