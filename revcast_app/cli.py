@@ -20,6 +20,7 @@ def _generate(args: argparse.Namespace) -> int:
         start=date.fromisoformat(args.start),
         end=date.fromisoformat(args.end),
         bad_share=args.bad_share,
+        profile=args.profile,
     )
     print(summary)
     return 0
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", default=SAMPLE_START.isoformat())
     gen.add_argument("--end", default=SAMPLE_END.isoformat())
     gen.add_argument("--bad-share", type=float, default=0.005, help="share of deliberately bad rows")
+    gen.add_argument(
+        "--profile",
+        choices=("kind", "hard"),  # revcast.generate.PROFILES, not imported to keep the CLI fast to start
+        default="kind",
+        help="kind: smooth demo series; hard: intermittent, concentrated, spiky, shifting invoices and usage",
+    )
     gen.set_defaults(func=_generate)
 
     imp = sub.add_parser("import", help="split a monolithic export into the landing layout")
