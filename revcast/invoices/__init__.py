@@ -1,6 +1,5 @@
-"""Seed-002 invoices core: read monthly JSON exports, daily revenue series, features, baselines."""
+"""Seed-002 invoices core: read monthly JSON exports, daily revenue series and features (baselines: models.py)."""
 
-from revcast.invoices.baselines import previous_30_days, same_30_days_last_year, window_sums
 from revcast.invoices.ingest import (
     ALLOWED_KEYS,
     CLEAN_SCHEMA,
@@ -43,11 +42,8 @@ __all__ = [
     "daily_revenue_sql",
     "default_price_range",
     "parse_invoice_partitions",
-    "previous_30_days",
     "read_invoice_file",
     "revenue_features",
     "revenue_features_sql",
-    "same_30_days_last_year",
     "top_countries",
-    "window_sums",
 ]

@@ -7,13 +7,10 @@ calendar, so the rows of a training window never see later data; scalers are fit
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import holidays
-import numpy as np
-import pandas as pd
 
 from revcast.warehouse import table_name
 
@@ -55,11 +52,6 @@ def lag_columns(lags: tuple[int, ...] = LAGS) -> list[str]:
 def rolling_columns(windows: tuple[int, ...] = ROLLING_WINDOWS) -> list[str]:
     """Names of the rolling columns, rolling_mean_3, rolling_std_3, ..."""
     return [f"rolling_{stat}_{w}" for w in windows for stat in ("mean", "std")]
-
-
-def scaled_columns(lags: tuple[int, ...] = LAGS, windows: tuple[int, ...] = ROLLING_WINDOWS) -> list[str]:
-    """The numeric columns a model scales: the target quantity, its lags and rolling stats."""
-    return ["quantity", *lag_columns(lags), *rolling_columns(windows)]
 
 
 def usage_features_sql(
@@ -140,54 +132,3 @@ def cutoff_end(cutoff: str | date) -> date:
         return cutoff
     year, month = int(cutoff[:4]), int(cutoff[5:7])
     return date(year, month, calendar.monthrange(year, month)[1])
-
-
-@dataclass(frozen=True)
-class Scaler:
-    """Per metric and column: mean, std (population) and min/max of the rows with ds <= cutoff."""
-
-    cutoff: date
-    stats: pd.DataFrame  # index (metric, column); columns n, mean, std, min, max
-
-    def transform(self, features: pd.DataFrame, method: str = "standard") -> pd.DataFrame:
-        """Scale the fitted columns of `features` ((x-mean)/std or (x-min)/(max-min)); constant columns -> 0."""
-        out = features.copy()
-        columns = list(self.stats.index.get_level_values("column").unique())
-
-        def per_row(stat: str) -> np.ndarray:
-            return (
-                self.stats[stat]
-                .unstack("column")
-                .reindex(columns=columns)
-                .reindex(out["metric"])
-                .to_numpy(float)
-            )
-
-        mean, std, lo, hi = (per_row(s) for s in ("mean", "std", "min", "max"))
-        x = out[columns].to_numpy(float)
-        if method == "standard":
-            scaled = np.divide(x - mean, std, out=np.zeros_like(x), where=std > 0)
-        elif method == "minmax":
-            span = hi - lo
-            scaled = np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
-        else:
-            raise ValueError(f"unknown scaling method {method!r} (standard | minmax)")
-        scaled[np.isnan(x)] = np.nan
-        out[columns] = scaled
-        return out
-
-
-def fit_scaler(features: pd.DataFrame, cutoff: str | date, columns: list[str] | None = None) -> Scaler:
-    """Fit scaling statistics per metric on the rows with ds <= cutoff only (the training window)."""
-    end = cutoff_end(cutoff)
-    columns = columns or [c for c in scaled_columns() if c in features.columns]
-    train = features[pd.to_datetime(features["ds"]).dt.date <= end]
-    if train.empty:
-        raise ValueError(f"no feature rows on or before the cutoff {end}")
-    g = train.groupby("metric", sort=True)[columns]
-    stats = pd.concat(
-        {"n": g.count(), "mean": g.mean(), "std": g.std(ddof=0), "min": g.min(), "max": g.max()}, axis=1
-    )
-    stats = stats.stack(level=1, future_stack=True)
-    stats.index.names = ["metric", "column"]
-    return Scaler(cutoff=end, stats=stats[["n", "mean", "std", "min", "max"]])

@@ -18,10 +18,8 @@ from revcast.invoices import (
     QUARANTINE_SCHEMA,
     InvoiceFileError,
     daily_revenue,
-    previous_30_days,
     read_invoice_file,
     revenue_features,
-    same_30_days_last_year,
     top_countries,
 )
 
@@ -305,26 +303,6 @@ def test_incomplete_windows_are_null(con):
     assert fr["revenue_prev_7d"].isna().sum() == 7
     assert fr["revenue_year_ago_30d"].isna().sum() == 365
     assert fr["target_revenue_next_30d"].isna().sum() == 29  # the last 29 days run past the data
-
-
-def test_baselines_match_features_and_hand_sums(con):
-    daily = synthetic_daily(500)
-    make_daily(con, daily)
-    dates = [date(2019, 3, 10), date(2019, 4, 1), date(2018, 1, 5)]
-    prev = previous_30_days(daily, dates).set_index(["unique_id", "ds"])["yhat"]
-    fr = daily[daily.unique_id == "Norway"].set_index("ds")["revenue"]
-    d = dates[0]
-    assert (
-        prev.loc[("Norway", pd.Timestamp(d))] == fr.loc[d - timedelta(days=30) : d - timedelta(days=1)].sum()
-    )
-    assert np.isnan(prev.loc[("Norway", pd.Timestamp(dates[2]))])  # window starts before the data
-    last_year = same_30_days_last_year(daily, dates).set_index(["unique_id", "ds"])["yhat"]
-    feats = revenue_features(con, start=dates[1], end=dates[1]).df().set_index("unique_id")
-    for uid in ("France", "Norway"):
-        assert last_year.loc[(uid, pd.Timestamp(dates[1]))] == feats.loc[uid, "revenue_year_ago_30d"]
-    end = date(2018, 1, 1) + timedelta(days=499)
-    nxt = previous_30_days(daily, end + timedelta(days=1))  # forecast origin right after the data
-    assert nxt["yhat"].notna().all() and len(nxt) == 2
 
 
 def test_top_countries_by_revenue_in_window(tmp_path, con):
