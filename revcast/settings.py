@@ -73,11 +73,6 @@ def env_name(setting: str) -> str:
     return {f.name: f.metadata["env"] for f in fields(Settings)}[setting]
 
 
-def env_variables() -> dict[str, object]:
-    """Variable name -> default, for every setting (the README table lists the same)."""
-    return {f.metadata["env"]: f.default for f in fields(Settings)}
-
-
 def settings() -> Settings:
     """The current settings from the environment."""
     return Settings.from_env()

@@ -120,16 +120,6 @@ def replace_with_frame(
         con.unregister("_replacement_rows")
 
 
-def table_checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str] | None = None) -> str:
-    """An order-independent checksum of a table's rows (or of the given columns)."""
-    table = table_name(table)
-    cols = ", ".join(column_name(c) for c in columns) if columns else "*"
-    row = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(r)), 0)::HUGEINT FROM (SELECT ({cols}) AS r FROM {table})"
-    ).fetchall()[0]
-    return f"{row[0]}:{row[1]}"
-
-
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     """(column, type) pairs of a table, in order."""
     schema, name = table_name(table).split(".")

@@ -1,6 +1,6 @@
 """BAS report-usage analytics (seed 001): pure functions over the clean Full BAS, Simple BAS and organisation frames."""
 
-from revcast.bas.analysis import CAPACITY_MEASURE, BasAnalysis, BasSettings, analyse_bas
+from revcast.bas.analysis import CAPACITY_MEASURE, BasAnalysis, BasSettings
 from revcast.bas.comparison import compare_systems, mark_repeat_runs
 from revcast.bas.key_points import busiest_month, key_data_points, plan_popularity
 from revcast.bas.outage import (
@@ -18,7 +18,7 @@ from revcast.bas.plots import (
 )
 from revcast.bas.profiles import interaction_profiles, profile
 from revcast.bas.report import render_bas_report
-from revcast.bas.runs import FULLBAS, SIMPLEBAS, SYSTEMS, stack_systems, sydney_local
+from revcast.bas.runs import FULLBAS, SIMPLEBAS, SYSTEMS, stack_systems
 from revcast.bas.scope import active_paying_scope, excluded_share
 from revcast.bas.seasonality import (
     capacity_forecast,
@@ -50,7 +50,6 @@ __all__ = [
     "BasSettings",
     "SegmentRules",
     "active_paying_scope",
-    "analyse_bas",
     "assign_segments",
     "busiest_month",
     "capacity_forecast",
@@ -83,5 +82,4 @@ __all__ = [
     "segment_summary",
     "segment_tax_period_crosstab",
     "stack_systems",
-    "sydney_local",
 ]

@@ -1,10 +1,9 @@
-"""Report runs of both BAS systems as one long frame, read in Australia/Sydney wall-clock time."""
+"""Report runs of both BAS systems as one long frame (ingest adds the Australia/Sydney wall clock)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-SYDNEY = "Australia/Sydney"
 FULLBAS = "fullbas"
 SIMPLEBAS = "simplebas"
 SYSTEMS = (FULLBAS, SIMPLEBAS)
@@ -20,14 +19,6 @@ RUN_COLUMNS = [
     "statement_year",
     "statement_month",
 ]
-
-
-def sydney_local(utc: pd.Series) -> pd.Series:
-    """Tz-aware UTC instants -> naive Australia/Sydney wall clock (DST-correct); naive input is read as UTC."""
-    instants = pd.to_datetime(utc)
-    if instants.dt.tz is None:
-        instants = instants.dt.tz_localize("UTC")
-    return instants.dt.tz_convert(SYDNEY).dt.tz_localize(None)
 
 
 def stack_systems(fullbas: pd.DataFrame, simplebas: pd.DataFrame) -> pd.DataFrame:

@@ -10,8 +10,9 @@ import pytest
 from assets.invoices import invoice_daily_revenue, invoice_features, invoice_records
 from assets.partitions import monthly_partitions
 from revcast.invoices import FEATURE_COLUMNS, revenue_features_sql
-from revcast.warehouse import connect, table_checksum
+from revcast.warehouse import connect
 from tests.conftest import QUIET, SAMPLE_END, SAMPLE_START, make_resources, materialize_range
+from tests.helpers import table_checksum
 
 
 def key(month: str) -> str:

@@ -9,8 +9,9 @@ import sys
 import dagster as dg
 
 from assets.usage.ingest import usage_records
-from revcast.warehouse import connect, table_checksum
+from revcast.warehouse import connect
 from tests.conftest import QUIET, make_resources, materialize_range
+from tests.helpers import table_checksum
 
 BUSINESS_COLUMNS = ["account_id", "metric", "usage_date", "quantity", "unit", "source_file"]
 

@@ -9,9 +9,9 @@ import pytest
 from revcast.bas import (
     FULLBAS,
     SIMPLEBAS,
+    BasAnalysis,
     BasSettings,
     active_paying_scope,
-    analyse_bas,
     assign_segments,
     capacity_forecast,
     compare_systems,
@@ -20,12 +20,14 @@ from revcast.bas import (
     detect_periods,
     excluded_share,
     forecast_daily_load,
+    hour_of_day_load,
     hourly_load,
     hourly_runs_png,
     interaction_profiles,
     key_data_points,
     lodgement_deadline_days,
     mark_repeat_runs,
+    monthly_load,
     organisation_segments,
     outage_heatmap_png,
     outage_window_grid,
@@ -35,11 +37,55 @@ from revcast.bas import (
     recommend_outage_windows,
     render_bas_report,
     segment_summary,
+    segment_tax_period_crosstab,
     stack_systems,
-    sydney_local,
 )
+from revcast.bas.analysis import forecasts_by_system, periods_by_system
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def sydney_local(utc: pd.Series) -> pd.Series:
+    """UTC instants as naive Australia/Sydney wall clock, as ingest writes run_at_local."""
+    return utc.dt.tz_convert("Australia/Sydney").dt.tz_localize(None)
+
+
+def _per_system(runs: pd.DataFrame, build, systems) -> pd.DataFrame:
+    return pd.concat([build(runs, s) for s in systems if runs["system"].eq(s).any()], ignore_index=True)
+
+
+def analyse_bas(fullbas, simplebas, orgs, settings: BasSettings) -> BasAnalysis:
+    """Every BAS mart computed in memory from the clean frames, as the mart assets compute them one by one."""
+    fullbas_in, simplebas_in, scope_report = active_paying_scope(fullbas, simplebas, orgs)
+    runs = stack_systems(fullbas_in, simplebas_in)
+    daily, hourly = daily_load(runs), hourly_load(runs)
+    s = settings
+    segments = organisation_segments(runs, orgs, s.repeat_minutes)
+    return BasAnalysis(
+        settings=s,
+        scope_report=scope_report,
+        profiles=interaction_profiles(runs),
+        comparison=compare_systems(runs, s.repeat_minutes),
+        daily=daily,
+        monthly=monthly_load(runs),
+        hourly=hourly,
+        hour_of_day=hour_of_day_load(hourly),
+        peak_load=peak_hourly_load(hourly),
+        periods=periods_by_system(daily),
+        forecast=forecasts_by_system(daily, hourly, s.horizon_days) if s.forecast else pd.DataFrame(),
+        outage_grid=_per_system(
+            runs, lambda r, x: outage_window_grid(r, x, s.window_hours), (FULLBAS, SIMPLEBAS)
+        ),
+        outage_windows=_per_system(
+            runs,
+            lambda r, x: recommend_outage_windows(r, x, s.window_hours, s.top_windows, s.avoid_days),
+            (FULLBAS, SIMPLEBAS),
+        ),
+        segments=segments,
+        segment_summary=segment_summary(segments),
+        segment_crosstab=segment_tax_period_crosstab(segments),
+        key_points=key_data_points(fullbas_in, simplebas_in, orgs, s.small_plan_share),
+    )
 
 
 def fullbas_runs(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
@@ -102,33 +148,6 @@ def organisations(rows: list[tuple[str, str, str, bool, str, str | None]]) -> pd
 
 
 # --- Sydney time -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("utc", "local"),
-    [
-        # DST ends 2021-04-04 03:00 AEDT -> 02:00 AEST (16:00 UTC on the 3rd): 02:30 happens twice.
-        ("2021-04-03 14:59:00", "2021-04-04 01:59:00"),
-        ("2021-04-03 15:30:00", "2021-04-04 02:30:00"),
-        ("2021-04-03 16:30:00", "2021-04-04 02:30:00"),
-        ("2021-04-03 17:00:00", "2021-04-04 03:00:00"),
-        # DST starts 2021-10-03 02:00 AEST -> 03:00 AEDT (16:00 UTC on the 2nd): 02:xx never happens.
-        ("2021-10-02 15:30:00", "2021-10-03 01:30:00"),
-        ("2021-10-02 16:00:00", "2021-10-03 03:00:00"),
-        ("2021-10-02 16:30:00", "2021-10-03 03:30:00"),
-        ("2021-07-01 00:00:00", "2021-07-01 10:00:00"),  # winter: UTC+10
-        ("2021-01-01 00:00:00", "2021-01-01 11:00:00"),  # summer: UTC+11
-    ],
-)
-def test_sydney_local_follows_daylight_saving(utc: str, local: str) -> None:
-    instant = pd.Series([pd.Timestamp(utc, tz="UTC")])
-    assert sydney_local(instant).iloc[0] == pd.Timestamp(local)
-    assert sydney_local(instant).dt.tz is None
-
-
-def test_sydney_local_reads_naive_input_as_utc() -> None:
-    naive = pd.Series(pd.to_datetime(["2021-10-02 16:30:00"]))
-    assert sydney_local(naive).iloc[0] == pd.Timestamp("2021-10-03 03:30:00")
 
 
 def test_dst_hour_lands_in_the_right_local_hour_profile() -> None:
