@@ -3,19 +3,14 @@
 import dagster as dg
 import duckdb
 
-from revcast.warehouse import table_name
+from revcast.bas.sql import unknown_orgs_sql
 
 
 def unknown_orgs_check(
     con: duckdb.DuckDBPyConnection, *, asset: str, check: str, table: str, key: str, where: str, params: list
 ) -> dg.AssetCheckResult:
     """Count runs whose organisation is not on the card (kept and flagged, so a warning, never blocking)."""
-    table = table_name(table)
-    runs, unknown, orgs = con.execute(
-        f"SELECT count(*), count(*) FILTER (NOT org_known), count(DISTINCT {key}) FILTER (NOT org_known) "
-        f"FROM {table} WHERE {where}",
-        params,
-    ).fetchall()[0]
+    runs, unknown, orgs = con.execute(unknown_orgs_sql(table, key, where), params).fetchall()[0]
     return dg.AssetCheckResult(
         asset_key=asset,
         check_name=check,

@@ -35,6 +35,7 @@ from revcast.bas import (
     stack_systems,
 )
 from revcast.bas.analysis import forecasts_by_system, periods_by_system
+from revcast.bas.sql import RUNS_OUTSIDE_SCOPE
 from revcast.bas.store import (
     key_points_frame,
     load_clean,
@@ -129,11 +130,7 @@ def bas_scope(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
         fullbas, simplebas, orgs = load_clean(con)
         fullbas_in, simplebas_in, report = active_paying_scope(fullbas, simplebas, orgs)
         runs = stack_systems(fullbas_in, simplebas_in)
-        outside = con.execute(
-            "SELECT count(*) FROM (SELECT unnest(?) AS org_id) r LEFT JOIN clean.organisations o USING (org_id) "
-            "WHERE o.org_id IS NULL OR o.organisation_status <> 'Active' OR NOT coalesce(o.paying, FALSE)",
-            [runs["org_id"].tolist()],
-        ).fetchall()[0][0]
+        outside = con.execute(RUNS_OUTSIDE_SCOPE, [runs["org_id"].tolist()]).fetchall()[0][0]
         totals = {FULLBAS: len(fullbas), SIMPLEBAS: len(simplebas)}
         in_scope = runs["system"].value_counts().to_dict()
         counted = report.groupby("system")["runs"].sum().to_dict()

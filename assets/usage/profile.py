@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources import WarehouseResource
+from revcast.usage import sql
 from revcast.usage.profile import build_profile, markdown_tables, png_data_uri, report_html
 
 
@@ -32,12 +33,8 @@ def report_path(warehouse_path: str) -> Path:
 def usage_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Usage EDA over the whole history: plots and tables in the metadata, one HTML page in warehouse/reports/."""
     with warehouse.connect(read_only=True) as con:
-        totals = con.execute(
-            "SELECT metric, ds, quantity, active_accounts FROM features.usage_daily_totals"
-        ).df()
-        accounts = con.execute(
-            "SELECT account_id, metric, ds, quantity FROM features.usage_account_daily"
-        ).df()
+        totals = con.execute(sql.DAILY_TOTALS).df()
+        accounts = con.execute(sql.ACCOUNT_DAILY).df()
     if totals.empty:
         raise dg.Failure("features.usage_daily_totals is empty: materialize usage_daily_totals first")
     profile = build_profile(totals, accounts)

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.metadata import table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import WarehouseResource
+from revcast.usage import sql
 from revcast.usage.monitoring import HORIZON_BUCKETS, drift_flags, write_forecast_accuracy
 from revcast.usage.pricing import load_price_book
 from revcast.usage.revenue import (
@@ -58,16 +59,8 @@ def usage_revenue(
         written = write_usage_revenue(con, cutoff, end, book, context.run_id)
         recon = reconciliation_gaps(con, cutoff)
         priced = forecast_price_gaps(con, cutoff, book)
-        scale = con.execute(
-            "SELECT coalesce(max(abs(revenue)), 1) FROM marts.usage_revenue_monthly WHERE cutoff = ?",
-            [cutoff],
-        ).fetchall()[0][0]
-        summary = con.execute(
-            "SELECT metric, kind, strftime(month, '%Y-%m') AS month, days, round(revenue, 2) AS revenue, "
-            "round(lo_95, 2) AS lo_95, round(hi_95, 2) AS hi_95 FROM marts.usage_revenue_monthly "
-            "WHERE cutoff = ? AND (kind = 'forecast' OR month > ?::DATE - INTERVAL 3 MONTH) ORDER BY metric, month",
-            [cutoff, end],
-        ).df()
+        scale = con.execute(sql.REVENUE_SCALE, [cutoff]).fetchall()[0][0]
+        summary = con.execute(sql.MONTHLY_REVENUE_PREVIEW, [cutoff, end]).df()
         metadata = table_metadata(con, "marts.usage_revenue_daily", "cutoff = ?", [cutoff])
     tol = TOLERANCE * max(1.0, scale)
     reconciles = (
@@ -136,9 +129,7 @@ def usage_forecast_accuracy(
     (1-7, 8-30, 31-90, 91-182 days): MAE, MASE and 80/95% coverage in marts.usage_forecast_accuracy."""
     with warehouse.connect() as con:
         rows = write_forecast_accuracy(con)
-        accuracy = con.execute(
-            "SELECT * EXCLUDE (scored_at) FROM marts.usage_forecast_accuracy ORDER BY cutoff, metric, horizon_from"
-        ).df()
+        accuracy = con.execute(sql.FORECAST_ACCURACY).df()
         metadata = table_metadata(con, "marts.usage_forecast_accuracy")
     flagged = drift_flags(accuracy, config.max_mase, config.min_coverage_95)
     latest = accuracy[accuracy["cutoff"] == accuracy.groupby("metric")["cutoff"].transform("max")]
