@@ -1,15 +1,20 @@
-"""One model tournament for every domain: backtest, select, fit, save, and rows for the models.* tables.
+"""One model tournament for every domain: backtest every candidate once, rank once, publish with a margin.
 
-`run_domain_tournament` wraps `revcast.forecasting.run_tournament` (same folds for every model), optionally
-re-scores the backtests with a domain scorer (invoices score 30-day sums), picks a champion per series
-(lowest MASE; a forced champion for testing the gate; the best fallback model when every real model
-failed), fits every scored model on the full training window and saves it with `Forecaster.save`.
-`write_tournament` replaces exactly the (domain, cutoff) rows of models.backtests, models.scores and
-models.registry in one transaction.
+1. Every candidate model is backtested once on the same rolling origins (`ForecastEngine.cross_validation`);
+   a fixed equal-weight combination of some of them is a candidate too, scored from its members' backtests.
+2. One ranking rule per series: lowest MASE, ties to the simpler model (`rank_candidates`).
+3. One publishing rule (`published_order`): a series publishes its baseline unless a challenger's MASE is at
+   most (1 - margin) x the baseline's, out of sample; a forced champion (to show the gate failing) goes first.
+4. One fallback path: the first model of that order that fits on the full window is the champion; every
+   one that failed before it is named in `fallback_reason`.
+Artifacts are saved with `Forecaster.save`; interval calibration factors (split-conformal on the backtests)
+go in the registry row's parameters. `write_tournament` replaces exactly the (domain, cutoff) rows of
+models.backtests, models.scores and models.registry in one transaction.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -20,22 +25,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.backtest import (
-    BACKTEST_COLUMNS,
-    BASELINE,
-    FAILURE_COLUMNS,
-    SIMPLEST_FIRST,
-    TournamentResult,
-    run_tournament,
-    score_backtest,
-)
+from revcast.forecasting.aggregate import Combination, combine_backtests, member_spec
 from revcast.forecasting.base import Forecaster, validate_series
 from revcast.forecasting.calibration import factors_to_json, fit_calibration, held_out_coverage
+from revcast.forecasting.engine import BACKTEST_COLUMNS, Executor, ForecastEngine, InProcess, ModelFactory
+from revcast.forecasting.metrics import score_frame
 from revcast.warehouse import replace_where, transaction
 
-ModelFactory = Callable[[], Forecaster]
 ArtifactDir = Callable[[str, str, str], Path]  # (model folder, cutoff, unique_id) -> directory
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]  # (backtests, series) -> scores
+CalibrationFrame = Callable[[pd.DataFrame], pd.DataFrame]  # backtests -> the rows intervals are calibrated on
 METRICS = (
     "mae",
     "mase",
@@ -46,7 +45,27 @@ METRICS = (
     "coverage_80_calibrated",  # leave-one-fold-out coverage after interval calibration
     "coverage_95_calibrated",
 )
-CalibrationFrame = Callable[[pd.DataFrame], pd.DataFrame]  # backtests -> the rows intervals are calibrated on
+BASELINE = "seasonal_naive"
+COMBINATION = "combination"
+# simpler first: ties in MASE go to the model earlier in this list (unlisted models after, in given order)
+SIMPLEST_FIRST = (
+    "naive",
+    "seasonal_naive",
+    "previous_30_days",
+    "same_30_days_last_year",
+    "drift",
+    "croston_sba",
+    "tsb",
+    "adida",
+    "imapa",
+    "window_total",
+    "auto_ets",
+    "auto_theta",
+    "auto_arima",
+    "mstl",
+    COMBINATION,
+)
+DEFAULT_MARGIN = 0.05
 BACKTEST_TABLE, SCORES_TABLE, REGISTRY_TABLE = "models.backtests", "models.scores", "models.registry"
 
 
@@ -59,8 +78,8 @@ class DomainTournament:
     backtests: pd.DataFrame
     scores: pd.DataFrame
     registry: pd.DataFrame
-    champions: pd.DataFrame  # unique_id, model, mase, mae, baseline_mase, beats_baseline, model_id, ...
-    result: TournamentResult
+    champions: pd.DataFrame  # unique_id, model, mase, mae, baseline_mase, baseline_mae, beats_baseline, ...
+    margin: float
 
     def table(self) -> pd.DataFrame:
         """The tournament table: one row per (series, model) with the metrics, champion first per series."""
@@ -86,30 +105,65 @@ def default_artifact_dir(root: Path) -> ArtifactDir:
     return make
 
 
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+def with_scale(bt: pd.DataFrame, df: pd.DataFrame, season: int = 7) -> pd.DataFrame:
+    """Add `scale`: the seasonal-naive in-sample MAE of each row's own training window (through its cutoff)."""
+    data = validate_series(df)
+    diff = (data["y"] - data.groupby("unique_id", sort=False)["y"].shift(season)).abs()
+    g = diff.groupby(data["unique_id"], sort=False)
+    scales = data[["unique_id", "ds"]].rename(columns={"ds": "cutoff"})
+    scales["scale"] = g.cumsum() / diff.notna().groupby(data["unique_id"], sort=False).cumsum()
+    return bt.merge(scales, on=["unique_id", "cutoff"], how="left")
 
 
-def _fit_full(make: ModelFactory, data: pd.DataFrame) -> tuple[dict[str, Forecaster], dict[str, str]]:
-    """Fit on every series at once (as the backtest does); on failure, each series alone. -> models, failures."""
-    try:
-        model = make().fit(data)
-        return {str(u): model for u in model.windows_.index}, {}
-    except Exception:  # noqa: BLE001 - isolate the failing series, as in the backtest
-        fitted, failed = {}, {}
-        for uid, part in data.groupby("unique_id", sort=True):
-            try:
-                fitted[str(uid)] = make().fit(part)
-            except Exception as exc:  # noqa: BLE001 - recorded as the (series, model) failure
-                failed[str(uid)] = _reason(exc)
-        return fitted, failed
+def score_backtest(bt: pd.DataFrame, df: pd.DataFrame, season: int = 7) -> pd.DataFrame:
+    """Per (unique_id, model): mae, mase, smape, mape, coverage_80, coverage_95, n_folds of daily backtests."""
+    return score_frame(with_scale(bt, df, season), by=("unique_id", "model"))
 
 
-def _rank(scores: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
-    """Scores sorted per series best first: lowest MASE, then MAE, then the simpler model."""
+def rank_candidates(scores: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """The one ranking rule: per series, lowest MASE first, ties (and undefined MASE) to the simpler model."""
     rank = {m: i for i, m in enumerate(order)}
-    s = scores.assign(_mase=scores["mase"].fillna(np.inf), _rank=scores["model"].map(rank).fillna(len(rank)))
-    return s.sort_values(["unique_id", "_mase", "mae", "_rank"]).drop(columns=["_mase", "_rank"])
+    s = scores.assign(
+        _mase=scores["mase"].astype(float).fillna(np.inf),
+        _rank=scores["model"].map(rank).fillna(len(rank)),
+    )
+    return s.sort_values(["unique_id", "_mase", "_rank"], kind="stable").drop(columns=["_mase", "_rank"])
+
+
+def published_order(
+    ranked: pd.DataFrame, baseline: str, margin: float, force: str | None = None
+) -> dict[str, tuple[list[str], str | None]]:
+    """Per series: the models to try on the full window, in order, and why the first is not simply the best.
+
+    Challengers whose MASE is at most (1 - margin) x the baseline's come first (best first), then the
+    baseline, then the other challengers (only reached if the baseline cannot be fitted). Without a baseline
+    score the ranking stands. A forced model goes first wherever it was scored.
+    """
+    out = {}
+    for uid, cands in ranked.groupby("unique_id", sort=True):
+        models, mase = cands["model"].tolist(), cands["mase"].astype(float).tolist()
+        base = dict(zip(models, mase, strict=True)).get(baseline, np.nan)
+        reason = None
+        if force is not None and force in models:
+            order = [force, *(m for m in models if m != force)]
+            reason = f"forced champion {force} (override)"
+        elif baseline in models and np.isfinite(base):
+            bar = (1 - margin) * base
+            winners = [m for m, v in zip(models, mase, strict=True) if m != baseline and v <= bar]
+            order = [*winners, baseline, *(m for m in models if m not in winners and m != baseline)]
+            if not winners and models[0] != baseline:
+                reason = (
+                    f"no challenger beat {baseline} by {margin:.0%} out of sample "
+                    f"(best {models[0]} MASE {mase[0]:.4g} vs {base:.4g}): publishing {baseline}"
+                )
+        else:
+            order = models
+        out[str(uid)] = (order, reason)
+    return out
+
+
+def _order(models: Sequence[str]) -> list[str]:
+    return [m for m in SIMPLEST_FIRST if m in models] + [m for m in models if m not in SIMPLEST_FIRST]
 
 
 def run_domain_tournament(
@@ -120,129 +174,109 @@ def run_domain_tournament(
     *,
     h: int,
     artifact_dir: ArtifactDir,
-    n_folds: int = 3,
+    n_windows: int = 3,
     step: int | None = None,
     season: int = 7,
     baseline: str = BASELINE,
-    fallbacks: Sequence[str] = ("seasonal_naive", "drift"),
+    combine: Sequence[str] = (),
+    margin: float = DEFAULT_MARGIN,
     scorer: Scorer | None = None,
+    calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
     run_id: str | None = None,
-    calibration_frame: CalibrationFrame | None = None,
+    executor: Executor | None = None,
 ) -> DomainTournament:
-    """Backtest `models` on `df` (data through the cutoff only), pick champions, fit and save every model.
+    """Backtest `models` on `df` (data through the cutoff only), publish one champion per series, save it.
 
-    `fallbacks` are the baselines a sparse series falls back to when every other model failed on it; that
-    champion's registry row gets `fallback_reason`. `force_champion` makes that model the champion wherever
-    it was scored (to show the champion gate failing); the reason is recorded the same way.
-    Interval calibration factors (`revcast.forecasting.calibration`) are fitted on `calibration_frame(backtests)`
-    (default: the daily backtests; invoices pass their 30-day sums), stored in each registry row's
-    `parameters.interval_calibration`, and scored leave-one-fold-out as coverage_80/95_calibrated.
+    `combine` names members of an equal-weight combination candidate (needs two or more of `models`).
+    `scorer` turns backtests into scores (default: daily MASE against seasonal naive's in-sample error);
+    intervals are calibrated on `calibration_frame(backtests)` (default the daily backtests).
     """
     data = validate_series(df)
-    if force_champion is not None and force_champion not in models:
-        raise ValueError(f"force_champion {force_champion!r} is not one of {sorted(models)}")
-    failures: dict[tuple[str, str], str] = {}
-    backtests, fails = [], []
-    for name, make in models.items():  # one run_tournament per model: each on the series it accepts
-        screen = getattr(make(), "screen", None)
-        refused = screen(data) if screen is not None else {}
-        failures.update({(uid, name): f"screened out: {why}" for uid, why in refused.items()})
-        part = data[~data["unique_id"].isin(list(refused))]
-        if part.empty:
-            continue
-        res = run_tournament({name: make}, part, h, n_folds, step, season, baseline)
-        backtests.append(res.backtests)
-        fails.append(res.failures)
-        failures.update(
-            {
-                (r.unique_id, r.model): f"fold {r.fold}: {r.reason}"
-                for r in res.failures.itertuples(index=False)
-            }
-        )
-    bt_all = (
-        pd.concat([b for b in backtests if len(b)], ignore_index=True)
-        if any(len(b) for b in backtests)
-        else pd.DataFrame(columns=BACKTEST_COLUMNS)
+    members = [m for m in combine if m in models]
+    candidates = [*models, *([COMBINATION] if len(members) >= 2 else [])]
+    if force_champion is not None and force_champion not in candidates:
+        raise ValueError(f"force_champion {force_champion!r} is not one of {sorted(candidates)}")
+    engine = ForecastEngine(models, executor or InProcess())
+    bt, fails = engine.cross_validation(data, h, n_windows, step)
+    failures = {
+        (r.unique_id, r.model): r.reason if pd.isna(r.fold) else f"fold {r.fold}: {r.reason}"
+        for r in fails.itertuples()
+    }
+    if COMBINATION in candidates:
+        combo = combine_backtests(bt, members)
+        bt = pd.concat([bt, combo], ignore_index=True) if len(combo) else bt
+        for uid in set(data["unique_id"]) - set(combo["unique_id"]):
+            failures[(uid, COMBINATION)] = f"a member of {'+'.join(members)} has no backtest"
+    scores = (
+        (scorer or functools.partial(score_backtest, season=season))(bt, data) if len(bt) else pd.DataFrame()
     )
-    fail_all = pd.concat(fails, ignore_index=True) if fails else pd.DataFrame(columns=FAILURE_COLUMNS)
-    if scorer is not None:
-        scores = scorer(bt_all, data)
-    else:
-        scores = score_backtest(bt_all, data, season) if len(bt_all) else pd.DataFrame()
-    cal_bt = calibration_frame(bt_all) if calibration_frame is not None and len(bt_all) else bt_all
+    cal_bt = calibration_frame(bt) if calibration_frame is not None and len(bt) else bt
     factors = fit_calibration(cal_bt)
     if len(scores):
         held = held_out_coverage(cal_bt).drop(columns=["coverage_80", "coverage_95"])
         scores = scores.drop(columns=[c for c in held.columns[2:] if c in scores])
         scores = scores.merge(held, on=["unique_id", "model"], how="left")
-    result = TournamentResult(backtests=bt_all, scores=scores, champions=pd.DataFrame(), failures=fail_all)
+    ranked = rank_candidates(scores, _order(candidates)) if len(scores) else scores
+    plan = published_order(ranked, baseline, margin, force_champion) if len(ranked) else {}
 
-    # full-window fits and artifacts of every (series, model) that was scored
-    fitted: dict[tuple[str, str], Forecaster] = {}
-    scored = set(zip(scores["unique_id"], scores["model"], strict=True)) if len(scores) else set()
-    for name, make in models.items():
-        uids = sorted(u for u, m in scored if m == name)
-        if not uids:
-            continue
-        models_by_uid, failed = _fit_full(make, data[data["unique_id"].isin(uids)])
-        for uid, reason in failed.items():
+    # the one fallback path: try each series' models in published order until one fits on the full window
+    factories = dict(models)
+    if COMBINATION in candidates:
+        specs = {m: member_spec(models[m]()) for m in members}
+        factories[COMBINATION] = functools.partial(Combination, specs)
+    full = ForecastEngine(factories)  # in-process: fitted models (TF nets too) stay in this process
+    fitted: dict[str, tuple[str, Forecaster]] = {}
+    tried: dict[str, list[str]] = {}
+    pending = {uid: list(order) for uid, (order, _) in plan.items()}
+    while pending:
+        pairs = {(uid, order[0]) for uid, order in pending.items()}
+        got, failed = full.fit(data[data["unique_id"].isin(list(pending))], pairs)
+        for (uid, name), model in got.items():
+            fitted[uid] = (name, model)
+            pending.pop(uid, None)
+        for (uid, name), reason in failed.items():
             failures[(uid, name)] = f"full window: {reason}"
-        fitted.update({(uid, name): m for uid, m in models_by_uid.items()})
+            tried.setdefault(uid, []).append(name)
+            pending[uid] = pending[uid][1:]
+            if not pending[uid]:
+                pending.pop(uid)
 
-    order = [m for m in SIMPLEST_FIRST if m in models] + [m for m in models if m not in SIMPLEST_FIRST]
-    ranked = _rank(scores, order) if len(scores) else scores
-    all_uids = sorted(data["unique_id"].unique())
-    champions = []
-    for uid in all_uids:
-        cands = ranked[ranked["unique_id"] == uid] if len(ranked) else ranked
-        usable = [m for m in (cands["model"] if len(cands) else []) if (uid, m) in fitted]
-        reason = None
-        if force_champion is not None and force_champion in usable:
-            pick = force_champion
-            reason = f"forced champion {force_champion} (override)"
-        elif not usable:
-            pick = None
-        else:
-            pick = usable[0]
-            real = [m for m in models if m not in fallbacks]
-            if pick in fallbacks and real and all((uid, m) in failures for m in real):
-                why = "; ".join(f"{m}: {failures[(uid, m)]}" for m in real)
-                reason = f"every real model failed, fell back to {pick} ({why})"[:1000]
-            elif pick != cands["model"].iloc[0]:
-                top = cands["model"].iloc[0]
-                reason = (
-                    f"{top} failed on the full window ({failures.get((uid, top), '?')}), next best {pick}"
-                )
-        base = cands[cands["model"] == baseline] if len(cands) else cands
-        row = cands[cands["model"] == pick].iloc[0] if pick else None
+    by_pair = scores.set_index(["unique_id", "model"]) if len(scores) else None
+    champions, reg = [], []
+    now = pd.Timestamp.now(tz="UTC")
+    windows = data.groupby("unique_id")["ds"].agg(["min", "max"])
+    for uid in sorted(data["unique_id"].unique()):
+        name, model = fitted.get(uid, (None, None))
+        reason = plan.get(uid, ([], None))[1]
+        if tried.get(uid):
+            gone = "; ".join(f"{m}: {failures[(uid, m)]}" for m in tried[uid])
+            reason = f"{'; '.join(filter(None, [reason]))}{'; ' if reason else ''}failed on the full window ({gone})"
+            reason += f", next in order: {name}" if name else ", nothing left to publish"
+        if name is None and uid not in plan:
+            reason = "no model could be scored on this series"
+        m = by_pair.loc[(uid, name)] if name is not None else None
+        base = (
+            by_pair.loc[(uid, baseline)] if by_pair is not None and (uid, baseline) in by_pair.index else None
+        )
         champions.append(
             {
                 "unique_id": uid,
-                "model": pick,
-                "mase": float(row["mase"]) if row is not None else np.nan,
-                "mae": float(row["mae"]) if row is not None else np.nan,
-                "baseline_mase": float(base["mase"].iloc[0]) if len(base) else np.nan,
-                "baseline_mae": float(base["mae"].iloc[0]) if len(base) else np.nan,
-                "fallback_reason": reason,
-                "model_id": model_id(domain, pick, cutoff, uid) if pick else None,
+                "model": name,
+                "mase": float(m["mase"]) if m is not None else np.nan,
+                "mae": float(m["mae"]) if m is not None else np.nan,
+                "baseline_mase": float(base["mase"]) if base is not None else np.nan,
+                "baseline_mae": float(base["mae"]) if base is not None else np.nan,
+                "fallback_reason": (reason or None) and reason[:1000],
+                "model_id": model_id(domain, name, cutoff, uid) if name else None,
             }
         )
-    champ = pd.DataFrame(champions)
-    champ["beats_baseline"] = (champ["mase"] < champ["baseline_mase"]) & (champ["model"] != baseline)
-    is_champ = set(zip(champ["unique_id"], champ["model"], strict=True))
-
-    # artifacts + registry rows
-    now = pd.Timestamp.now(tz="UTC")
-    windows = data.groupby("unique_id")["ds"].agg(["min", "max"])
-    reg = []
-    metrics_by_pair = scores.set_index(["unique_id", "model"]) if len(scores) else None
-    for (uid, name), model in sorted(fitted.items()):
+        if model is None:
+            continue
         path = artifact_dir(f"{domain}_{name}", cutoff, uid)
         shutil.rmtree(path, ignore_errors=True)
         model.save(path)
-        m = metrics_by_pair.loc[(uid, name)]
-        champ_row = champ[(champ["unique_id"] == uid) & (champ["model"] == name)]
+        calibration = factors[(factors["unique_id"] == uid) & (factors["model"] == name)]
         reg.append(
             {
                 "model_id": model_id(domain, name, cutoff, uid),
@@ -252,53 +286,60 @@ def run_domain_tournament(
                 "model": name,
                 "algorithm": f"{type(model).__module__}.{type(model).__qualname__}",
                 "parameters": json.dumps(
-                    model.params()
-                    | {
-                        "interval_calibration": factors_to_json(
-                            factors[(factors["unique_id"] == uid) & (factors["model"] == name)]
-                        )
-                    }
+                    model.params() | {"interval_calibration": factors_to_json(calibration)}
                 ),
                 "train_start": windows.loc[uid, "min"].date(),
                 "train_end": windows.loc[uid, "max"].date(),
                 "metrics": json.dumps({k: _json_float(m[k]) for k in (*METRICS, "n_folds")}),
                 "artifact_path": str(path),
                 "run_id": run_id,
-                "is_champion": (uid, name) in is_champ,
-                "fallback_reason": champ_row["fallback_reason"].iloc[0] if len(champ_row) else None,
+                "is_champion": True,
+                "fallback_reason": champions[-1]["fallback_reason"],
                 "registered_at": now,
             }
         )
-    registry = pd.DataFrame(reg)
+    champ = pd.DataFrame(champions)
+    champ["beats_baseline"] = (champ["model"] != baseline) & (
+        champ["mase"] <= (1 - margin) * champ["baseline_mase"]
+    )
+    is_champ = set(zip(champ["unique_id"], champ["model"], strict=True))
+    return DomainTournament(
+        domain,
+        cutoff,
+        _backtest_rows(domain, cutoff, bt),
+        _score_rows(domain, cutoff, scores, failures, is_champ),
+        pd.DataFrame(reg),
+        champ,
+        margin,
+    )
 
-    # scores: every scored pair plus every failed pair (with its reason)
-    score_rows = scores.copy() if len(scores) else pd.DataFrame(columns=["unique_id", "model", *METRICS])
-    if "n_folds" not in score_rows:
-        score_rows["n_folds"] = pd.Series(dtype="Int64")
-    score_rows["failure"] = [
-        failures.get((u, m)) for u, m in zip(score_rows["unique_id"], score_rows["model"], strict=True)
-    ]
-    missing = [
-        (u, m)
-        for (u, m) in failures
-        if not ((score_rows["unique_id"] == u) & (score_rows["model"] == m)).any()
-    ]
-    if missing:
-        extra = pd.DataFrame([{"unique_id": u, "model": m, "failure": failures[(u, m)]} for u, m in missing])
-        score_rows = pd.concat([score_rows, extra], ignore_index=True)
-    score_rows["is_champion"] = [
-        (u, m) in is_champ for u, m in zip(score_rows["unique_id"], score_rows["model"], strict=True)
-    ]
-    score_rows.insert(0, "cutoff", cutoff)
-    score_rows.insert(0, "domain", domain)
-    score_rows = score_rows[
-        ["domain", "cutoff", "unique_id", "model", *METRICS, "n_folds", "failure", "is_champion"]
-    ]
 
-    bt = result.backtests.rename(columns={"cutoff": "fold_cutoff"}).copy()
-    bt.insert(0, "cutoff", cutoff)
-    bt.insert(0, "domain", domain)
-    return DomainTournament(domain, cutoff, bt, score_rows, registry, champ, result)
+def _backtest_rows(domain: str, cutoff: str, bt: pd.DataFrame) -> pd.DataFrame:
+    out = bt[BACKTEST_COLUMNS].rename(columns={"cutoff": "fold_cutoff"})
+    out.insert(0, "cutoff", cutoff)
+    out.insert(0, "domain", domain)
+    return out
+
+
+def _score_rows(
+    domain: str,
+    cutoff: str,
+    scores: pd.DataFrame,
+    failures: Mapping[tuple[str, str], str],
+    champions: set[tuple[str, str]],
+) -> pd.DataFrame:
+    """Every scored pair plus every failed or screened pair (with its reason), champion flagged."""
+    rows = scores.copy() if len(scores) else pd.DataFrame(columns=["unique_id", "model", *METRICS, "n_folds"])
+    scored = set(zip(rows["unique_id"], rows["model"], strict=True))
+    extra = [{"unique_id": u, "model": m} for (u, m) in failures if (u, m) not in scored]
+    if extra:
+        rows = pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+    pairs = list(zip(rows["unique_id"], rows["model"], strict=True))
+    rows["failure"] = [failures.get(p) for p in pairs]
+    rows["is_champion"] = [p in champions for p in pairs]
+    rows.insert(0, "cutoff", cutoff)
+    rows.insert(0, "domain", domain)
+    return rows[["domain", "cutoff", "unique_id", "model", *METRICS, "n_folds", "failure", "is_champion"]]
 
 
 def _json_float(x: object) -> float | int | None:

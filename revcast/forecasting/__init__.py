@@ -1,12 +1,7 @@
-"""Dagster-free forecasting core: one Forecaster interface, baselines, statsmodels, LSTM, backtest, tournament."""
+"""Dagster-free forecasting core: one Forecaster interface, the many-series engine, and the models."""
 
-from revcast.forecasting.backtest import (
-    TournamentResult,
-    rolling_origin_backtest,
-    run_tournament,
-    score_backtest,
-    score_by_horizon,
-)
+from revcast.forecasting.aggregate import Combination, WindowTotal
+from revcast.forecasting.auto import StatsForecastModel
 from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, clip_at_zero, load_forecaster
 from revcast.forecasting.baselines import Drift, SeasonalNaive
 from revcast.forecasting.calendar import holiday_flags
@@ -16,27 +11,26 @@ from revcast.forecasting.calibration import (
     fit_calibration,
     held_out_coverage,
 )
+from revcast.forecasting.engine import ForecastEngine, InProcess, ProcessPool
 from revcast.forecasting.lstm import LSTMForecaster
-from revcast.forecasting.statistical import ETS, SARIMAX
 
 __all__ = [
-    "clip_at_zero",
-    "ETS",
     "FORECAST_COLUMNS",
-    "SARIMAX",
+    "Combination",
     "Drift",
+    "ForecastEngine",
     "Forecaster",
+    "InProcess",
     "LSTMForecaster",
+    "ProcessPool",
     "SeasonalNaive",
-    "TournamentResult",
+    "StatsForecastModel",
+    "WindowTotal",
     "apply_calibration",
+    "clip_at_zero",
     "factors_from_parameters",
     "fit_calibration",
     "held_out_coverage",
     "holiday_flags",
     "load_forecaster",
-    "rolling_origin_backtest",
-    "run_tournament",
-    "score_backtest",
-    "score_by_horizon",
 ]

@@ -109,6 +109,10 @@ class Forecaster(ABC):
         future = future_frame(self.windows_["end"], h)
         return self._predict(future, h)[FORECAST_COLUMNS]
 
+    def screen(self, df: pd.DataFrame) -> dict[str, str]:
+        """Series this model refuses up front (unique_id -> reason); none by default."""
+        return {}
+
     @abstractmethod
     def params(self) -> dict[str, Any]:
         """Constructor arguments, JSON-safe; cls(**params()) rebuilds an unfitted model."""

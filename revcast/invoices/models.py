@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from revcast.forecasting.base import Forecaster, forecast_frame, normal_intervals
-from revcast.forecasting.calendar import holiday_flags
 from revcast.forecasting.metrics import score_frame
-from revcast.forecasting.statistical import ETS, SARIMAX, _daily
 from revcast.invoices.series import ALL, FEATURE_COLUMNS, revenue_features_sql
 
 WINDOW = 30
@@ -37,30 +35,12 @@ COUNTRY_CODES: dict[str, str] = {
 
 
 def sparse_series(df: pd.DataFrame, limit: float, name: str) -> dict[str, str]:
-    """Series with more than `limit` zero-revenue days (too sparse for a daily model) -> reason."""
+    """Series with more than `limit` zero-revenue days -> reason (the pooled net learns nothing from them)."""
     share = (df["y"] == 0).groupby(df["unique_id"].astype(str)).mean()
     return {
         uid: f"{name}: series {uid!r} too sparse: {v:.0%} zero days (limit {limit:.0%})"
         for uid, v in share[share > limit].items()
     }
-
-
-def zero_share_guard(df: pd.DataFrame, limit: float, name: str) -> None:
-    """Raise when a series is too sparse (see sparse_series)."""
-    bad = sparse_series(df, limit, name)
-    if bad:
-        raise ValueError(next(iter(bad.values())))
-
-
-class _Screened:
-    """Models that refuse sparse series say so up front (`screen`), so the tournament skips those series."""
-
-    max_zero_share: float
-    name: str
-
-    def screen(self, df: pd.DataFrame) -> dict[str, str]:
-        """Series this model refuses, with the reason."""
-        return sparse_series(df, self.max_zero_share, self.name)
 
 
 class PreviousDays(Forecaster):
@@ -129,115 +109,6 @@ class SameDaysLastYear(Forecaster):
         self.sigma_ = pd.Series(state["sigma"], index=self.windows_.index, dtype=float)
 
 
-class DenseETS(_Screened, ETS):
-    """Weekly ETS that refuses series with more than `max_zero_share` zero days (sparse countries)."""
-
-    def __init__(self, max_zero_share: float = 0.5, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_zero_share = max_zero_share
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), "max_zero_share": self.max_zero_share}
-
-    def _fit(self, df: pd.DataFrame) -> None:
-        zero_share_guard(df, self.max_zero_share, self.name)
-        super()._fit(df)
-
-
-def calendar_exog(index: pd.DatetimeIndex, country: str | None, yearly: bool) -> np.ndarray:
-    """Weekday dummies (Tue..Sun), public holidays, the year-end closure (24 Dec - 2 Jan) and, if `yearly`,
-    two Fourier pairs of the day of year."""
-    index = pd.DatetimeIndex(index)
-    closure = ((index.month == 12) & (index.day >= 24)) | ((index.month == 1) & (index.day <= 2))
-    weekday = index.dayofweek.to_numpy()
-    cols = [(weekday == d).astype(float) for d in range(1, 7)]
-    cols += [holiday_flags(index, country), closure.astype(float)]
-    if yearly:
-        w = 2 * np.pi * index.dayofyear.to_numpy() / 365.25
-        cols += [np.sin(w), np.cos(w), np.sin(2 * w), np.cos(2 * w)]
-    return np.column_stack(cols)
-
-
-class HolidaySARIMAX(_Screened, SARIMAX):
-    """Regression with ARMA errors (statsmodels SARIMAX): weekly seasonality as weekday dummies, the series'
-    country's holidays, the year-end closure and optional yearly Fourier terms (fast: no seasonal ARMA).
-
-    The country of a series comes from COUNTRY_CODES by its unique_id; regressor columns that are all
-    zero in a training window (a holiday never seen) are left out for that series and remembered.
-    """
-
-    def __init__(
-        self,
-        order: tuple[int, int, int] = (1, 0, 0),
-        seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0),
-        trend: str | None = "c",
-        yearly: bool = False,
-        max_zero_share: float = 0.5,
-        name: str = "sarimax",
-    ) -> None:
-        super().__init__(order=order, seasonal_order=seasonal_order, trend=trend, country=None, name=name)
-        self.yearly = yearly
-        self.max_zero_share = max_zero_share
-
-    def params(self) -> dict[str, Any]:
-        p = super().params()
-        p.pop("country")
-        return {**p, "yearly": self.yearly, "max_zero_share": self.max_zero_share}
-
-    def _exog_uid(self, uid: str, index: pd.DatetimeIndex) -> np.ndarray:
-        return calendar_exog(index, COUNTRY_CODES.get(uid), self.yearly)
-
-    def _sm(self, y: pd.Series, exog: np.ndarray | None) -> Any:
-        from statsmodels.tsa.statespace.sarimax import SARIMAX as _SM
-
-        return _SM(y, exog=exog, order=self.order, seasonal_order=self.seasonal_order, trend=self.trend)
-
-    def _fit(self, df: pd.DataFrame) -> None:
-        import warnings
-
-        zero_share_guard(df, self.max_zero_share, self.name)
-        self.results_, self.cols_, self.train_ = {}, {}, df
-        for uid, part in df.groupby("unique_id", sort=True):
-            y = _daily(part["y"].to_numpy(), part["ds"].iloc[0])
-            x = self._exog_uid(str(uid), y.index)
-            keep = x.std(axis=0) > 0
-            self.cols_[str(uid)] = keep.tolist()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.results_[str(uid)] = self._sm(y, x[:, keep] if keep.any() else None).fit(
-                    disp=False, maxiter=50
-                )
-
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
-        rows = []
-        for uid in self.windows_.index:
-            res, keep = self.results_[str(uid)], np.asarray(self.cols_[str(uid)], dtype=bool)
-            last = res.model._index[-1]
-            days = pd.date_range(last + pd.Timedelta(days=1), periods=h, freq="D")
-            exog = self._exog_uid(str(uid), days)[:, keep] if keep.any() else None
-            fc = res.get_forecast(steps=h, exog=exog)
-            ci80, ci95 = np.asarray(fc.conf_int(alpha=0.2)), np.asarray(fc.conf_int(alpha=0.05))
-            rows.append(np.column_stack([np.asarray(fc.predicted_mean), ci80, ci95]))
-        fc = np.vstack(rows)
-        return forecast_frame(future, fc[:, 0], dict(zip(BOUNDS, fc[:, 1:].T, strict=True)))
-
-    def _state(self, directory: Path) -> dict[str, Any]:
-        return {**super()._state(directory), "cols": self.cols_}
-
-    def _restore(self, state: dict[str, Any], directory: Path) -> None:
-        import warnings
-
-        self.train_ = pd.read_parquet(directory / state["training_file"])
-        self.cols_, self.results_ = state["cols"], {}
-        for uid, part in self.train_.groupby("unique_id", sort=True):
-            y = _daily(part["y"].to_numpy(), part["ds"].iloc[0])
-            keep = np.asarray(self.cols_[str(uid)], dtype=bool)
-            x = self._exog_uid(str(uid), y.index)[:, keep] if keep.any() else None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.results_[str(uid)] = self._sm(y, x).filter(np.asarray(state["params"][str(uid)]))
-
-
 def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
     """Seed-002 features (revenue_features_sql) of every day of `daily` plus the day after each series' end.
 
@@ -255,7 +126,7 @@ def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
         con.close()
 
 
-class RevenueFeatureNet(_Screened, Forecaster):
+class RevenueFeatureNet(Forecaster):
     """A small TensorFlow MLP on the seed-002 features predicting the next 30 days' revenue, pooled over series.
 
     Revenue features and target are divided by the series' mean 30-day revenue in the training window (the
@@ -283,6 +154,9 @@ class RevenueFeatureNet(_Screened, Forecaster):
         self.val_frac, self.max_zero_share, self.seed, self.name = val_frac, max_zero_share, seed, name
         self.exog: pd.DataFrame | None = None
 
+    def screen(self, df: pd.DataFrame) -> dict[str, str]:
+        return sparse_series(df, self.max_zero_share, self.name)
+
     def with_exog(self, daily: pd.DataFrame) -> RevenueFeatureNet:
         """Attach the daily unique_invoices/views (unique_id, ds, unique_invoices, views)."""
         self.exog = daily[["unique_id", "ds", "unique_invoices", "views"]].assign(
@@ -308,7 +182,9 @@ class RevenueFeatureNet(_Screened, Forecaster):
 
         if self.exog is None:
             raise ValueError(f"{self.name}: call with_exog(daily) before fit")
-        zero_share_guard(df, self.max_zero_share, self.name)
+        bad = sparse_series(df, self.max_zero_share, self.name)
+        if bad:
+            raise ValueError(next(iter(bad.values())))
         daily = df.rename(columns={"y": "revenue"}).merge(self.exog, on=["unique_id", "ds"], how="left")
         daily[["unique_invoices", "views"]] = daily[["unique_invoices", "views"]].fillna(0.0)
         feats = features_for(daily, self.windows_["end"])
@@ -424,6 +300,11 @@ class RevenueFeatureNet(_Screened, Forecaster):
         self.scale_ = pd.Series(state["scale"], dtype=float).sort_index()
         self.weekday_ = pd.DataFrame.from_dict(state["weekday"], orient="index").sort_index()
         self.weekday_.columns = range(7)
+
+
+def revenue_net(daily: pd.DataFrame, **params: Any) -> RevenueFeatureNet:
+    """A RevenueFeatureNet with the daily invoices and views attached (a picklable factory)."""
+    return RevenueFeatureNet(**params).with_exog(daily)
 
 
 def window_total(fc: pd.DataFrame, days: int = WINDOW) -> pd.DataFrame:

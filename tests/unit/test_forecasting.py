@@ -13,23 +13,20 @@ import pandas as pd
 import pytest
 
 from revcast.forecasting import (
-    ETS,
     FORECAST_COLUMNS,
-    SARIMAX,
     Drift,
+    ForecastEngine,
     Forecaster,
     LSTMForecaster,
     SeasonalNaive,
+    StatsForecastModel,
     holiday_flags,
     load_forecaster,
-    rolling_origin_backtest,
-    run_tournament,
-    score_backtest,
-    score_by_horizon,
 )
-from revcast.forecasting.backtest import fold_cutoffs
 from revcast.forecasting.base import validate_series
+from revcast.forecasting.engine import fold_cutoffs
 from revcast.forecasting.metrics import coverage, mae, mape, mase, seasonal_naive_scale, smape
+from revcast.tournament import default_artifact_dir, run_domain_tournament, score_backtest
 
 
 def series(uid: str, y: np.ndarray, start: str = "2022-01-01") -> pd.DataFrame:
@@ -41,6 +38,13 @@ def trend_weekly(n: int = 420, slope: float = 0.4, noise: float = 2.0, seed: int
     t = np.arange(n)
     rng = np.random.default_rng(seed)
     return 100 + slope * t + 12 * np.sin(2 * np.pi * t / 7) + rng.normal(0, noise, n)
+
+
+def backtest(make, df: pd.DataFrame, h: int, n_windows: int = 3, step: int | None = None) -> pd.DataFrame:
+    """Rolling-origin backtest of one model through the engine; fails the test if the model failed."""
+    bt, failures = ForecastEngine({"m": make}).cross_validation(df, h, n_windows, step)
+    assert failures.empty, failures.to_dict("records")
+    return bt
 
 
 def tiny_lstm() -> LSTMForecaster:
@@ -76,8 +80,8 @@ def test_metric_edge_cases() -> None:
 
 def test_score_backtest_scales_mase_on_each_folds_own_window() -> None:
     df = series("a", trend_weekly(60, noise=3.0))
-    bt = rolling_origin_backtest(Drift, df, h=7, n_folds=3)
-    scores = score_backtest(bt, df, season=7).set_index("model").loc["drift"]
+    bt = backtest(Drift, df, h=7, n_windows=3)
+    scores = score_backtest(bt, df, season=7).set_index("model").loc["m"]
     fold_mase = []
     for _, fold in bt.groupby("fold"):
         train = df[df["ds"] <= fold["cutoff"].iloc[0]]["y"]
@@ -87,9 +91,6 @@ def test_score_backtest_scales_mase_on_each_folds_own_window() -> None:
     assert scores["smape"] == pytest.approx(smape(bt["y"], bt["yhat"]))
     assert scores["coverage_95"] == pytest.approx(coverage(bt["y"], bt["lo_95"], bt["hi_95"]))
     assert scores["n_folds"] == 3
-    by_h = score_by_horizon(bt, df)
-    assert sorted(by_h["horizon"]) == list(range(1, 8))
-    assert by_h["mae"].mean() == pytest.approx(scores["mae"])
 
 
 # ---------------------------------------------------------------- backtest folds and leakage
@@ -98,9 +99,9 @@ def test_score_backtest_scales_mase_on_each_folds_own_window() -> None:
 def test_fold_cutoffs_step_back_from_the_end() -> None:
     df = validate_series(series("a", np.arange(100.0)))
     end = df["ds"].max()
-    cuts = fold_cutoffs(df, h=7, n_folds=3)["cutoff"].tolist()
+    cuts = fold_cutoffs(df, h=7, n_windows=3)["cutoff"].tolist()
     assert cuts == [end - pd.Timedelta(days=d) for d in (21, 14, 7)]
-    cuts = fold_cutoffs(df, h=7, n_folds=3, step=3)["cutoff"].tolist()
+    cuts = fold_cutoffs(df, h=7, n_windows=3, step=3)["cutoff"].tolist()
     assert cuts == [end - pd.Timedelta(days=d) for d in (13, 10, 7)]
 
 
@@ -119,7 +120,7 @@ class SpySeasonalNaive(SeasonalNaive):
 def test_backtest_model_sees_nothing_after_its_cutoff() -> None:
     df = pd.concat([series("a", trend_weekly(80)), series("b", trend_weekly(50, seed=1), "2022-02-01")])
     seen: list[pd.Timestamp] = []
-    bt = rolling_origin_backtest(lambda: SpySeasonalNaive(seen), df, h=5, n_folds=3)
+    bt = backtest(lambda: SpySeasonalNaive(seen), df, h=5, n_windows=3)
     cutoffs = bt.groupby("fold")["cutoff"].max().tolist()
     assert seen == cutoffs  # one fit per fold, trained through exactly its (latest) cutoff
     assert (bt["ds"] > bt["cutoff"]).all()
@@ -158,23 +159,30 @@ def test_drift_continues_a_straight_line() -> None:
     np.testing.assert_allclose(fc["yhat"], [61.0, 63.0, 65.0])
 
 
-def test_statistical_models_beat_seasonal_naive_and_win_the_tournament() -> None:
+def test_aicc_selected_models_beat_seasonal_naive_and_win_the_tournament(tmp_path) -> None:
     df = pd.concat([series("a", trend_weekly(250)), series("b", trend_weekly(250, slope=-0.2, seed=3))])
-    models = {"seasonal_naive": SeasonalNaive, "drift": Drift, "ets": ETS, "sarimax": SARIMAX}
-    res = run_tournament(models, df, h=14, n_folds=3)
+    models = {
+        "seasonal_naive": SeasonalNaive,
+        "drift": Drift,
+        "auto_ets": lambda: StatsForecastModel("auto_ets"),
+        "auto_arima": lambda: StatsForecastModel("auto_arima"),
+    }
+    res = run_domain_tournament(
+        "toy", "2022-09", df, models, h=14, artifact_dir=default_artifact_dir(tmp_path)
+    )
     mase_of = res.scores.set_index(["unique_id", "model"])["mase"]
     for uid in ("a", "b"):
-        assert mase_of[uid, "ets"] < mase_of[uid, "seasonal_naive"]
-        assert mase_of[uid, "sarimax"] < mase_of[uid, "seasonal_naive"]
+        assert mase_of[uid, "auto_ets"] < mase_of[uid, "seasonal_naive"]
+        assert mase_of[uid, "auto_arima"] < mase_of[uid, "seasonal_naive"]
         assert mase_of[uid, "drift"] > mase_of[uid, "seasonal_naive"]  # drift ignores the weekly pattern
     champs = res.champions.set_index("unique_id")
-    assert set(champs["model"]) <= {"ets", "sarimax"}
+    assert set(champs["model"]) <= {"auto_ets", "auto_arima"}
     assert champs["beats_baseline"].all()
-    assert len(res.failures) == 0
+    assert res.scores["failure"].isna().all()
     assert res.scores["n_folds"].eq(3).all()
 
 
-def test_tournament_survives_failing_models_and_falls_back() -> None:
+def test_failing_and_too_short_models_are_recorded_per_series() -> None:
     class FailsOnB(Drift):
         def _fit(self, df: pd.DataFrame) -> None:
             if (df["unique_id"] == "b").any():
@@ -187,28 +195,23 @@ def test_tournament_survives_failing_models_and_falls_back() -> None:
         "flaky": lambda: FailsOnB(name="flaky"),
         "lstm": lambda: LSTMForecaster(lags=180, horizon=14),  # far too short: raises before any TF work
     }
-    res = run_tournament(models, df, h=14)
-    failed = res.failures.groupby("model")["unique_id"].agg(set)
+    bt, failures = ForecastEngine(models).cross_validation(df, h=14, n_windows=3)
+    failed = failures.groupby("model")["unique_id"].agg(set)
     assert failed["flaky"] == {"b"}
     assert failed["lstm"] == {"a", "b"}
-    assert res.failures["reason"].str.contains("cannot model b|too short").all()
-    champs = res.champions.set_index("unique_id")
-    assert champs.loc["b", "model"] == "seasonal_naive"  # all-zero series: ties go to the baseline
-    assert champs.loc["b", "failed_models"] == "flaky,lstm"
-    assert set(res.scores["model"]) == {"seasonal_naive", "flaky"}
-    assert not ((res.backtests["unique_id"] == "b") & (res.backtests["model"] == "flaky")).any()
-
-
-def test_backtest_raises_when_not_recording_failures() -> None:
-    with pytest.raises(RuntimeError, match="too short"):
-        rolling_origin_backtest(lambda: LSTMForecaster(lags=30, horizon=7), series("a", np.ones(40)), h=7)
+    assert failures["reason"].str.contains("cannot model b|too short").all()
+    assert set(bt["model"]) == {"seasonal_naive", "flaky"}
+    assert not ((bt["unique_id"] == "b") & (bt["model"] == "flaky")).any()
+    assert bt[bt["model"] == "seasonal_naive"].groupby("unique_id")["fold"].nunique().eq(3).all()
 
 
 MODELS = {
     "seasonal_naive": SeasonalNaive,
     "drift": Drift,
-    "ets": ETS,
-    "sarimax": lambda: SARIMAX(country="US"),
+    "auto_ets": StatsForecastModel,
+    "auto_arima": lambda: StatsForecastModel("auto_arima", country="US"),
+    "auto_theta": lambda: StatsForecastModel("auto_theta"),
+    "croston_sba": lambda: StatsForecastModel("croston_sba"),
     "lstm": tiny_lstm,
 }
 
@@ -256,8 +259,10 @@ def test_lstm_scaler_and_forecast_ignore_data_after_the_cutoff() -> None:
     df = series("a", trend_weekly(120))
     extreme = series("a", np.full(20, 1e6), start=str((df["ds"].max() + pd.Timedelta(days=1)).date()))
     cutoff = [df["ds"].max() - pd.Timedelta(days=14)]
-    plain = rolling_origin_backtest(tiny_lstm, df, h=14, cutoffs=cutoff)
-    appended = rolling_origin_backtest(tiny_lstm, pd.concat([df, extreme]), h=14, cutoffs=cutoff)
+    plain = backtest(tiny_lstm, df, h=14, n_windows=1)
+    # with 20 more days, the earlier of two folds 20 days apart has the same cutoff as plain's only fold
+    appended = backtest(tiny_lstm, pd.concat([df, extreme]), h=14, n_windows=2, step=20)
+    appended = appended[appended["fold"] == 0].reset_index(drop=True)
     pd.testing.assert_frame_equal(plain, appended, check_exact=True)
     train = df[df["ds"] <= cutoff[0]]
     model = tiny_lstm().fit(train)
@@ -273,11 +278,13 @@ def test_lstm_units_per_series_and_json_params() -> None:
     assert json.loads(json.dumps(model.params()))["units"] == {"api_calls": [50, 50], "storage_gb": [100, 50]}
 
 
-def test_sarimax_uses_holiday_regressor_only_when_the_window_has_holidays() -> None:
-    with_hol = SARIMAX(country="US").fit(series("a", trend_weekly(120), "2022-06-01"))
-    assert with_hol.results_["a"].model.k_exog == 1  # July 4th and Labor Day fall inside
-    without = SARIMAX(country="US").fit(series("a", trend_weekly(30), "2022-01-18"))
-    assert without.results_["a"].model.k_exog == 0
+def test_arima_uses_holiday_regressor_only_when_the_window_has_holidays() -> None:
+    with_hol = StatsForecastModel("auto_arima", country="US").fit(
+        series("a", trend_weekly(120), "2022-06-01")
+    )
+    assert with_hol.cols_["a"] == [True, False]  # July 4th and Labor Day fall inside; no year-end closure
+    without = StatsForecastModel("auto_arima", country="US").fit(series("a", trend_weekly(30), "2022-01-18"))
+    assert without.cols_["a"] == [False, False]
 
 
 def test_holiday_flags() -> None:

@@ -1,67 +1,177 @@
-"""revcast.tournament: one code path for every domain, fallback on sparse series, writer replaces rows."""
+"""revcast.tournament: the ranking rule, the publishing margin, the full-window fallback, the combination
+candidate, and the writer that replaces rows."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from revcast import warehouse
-from revcast.forecasting import ETS, Drift, SeasonalNaive, load_forecaster
-from revcast.invoices.models import DenseETS, PreviousDays, thirty_day_scores
-from revcast.tournament import default_artifact_dir, run_domain_tournament, write_tournament
+from revcast.forecasting import Combination, Drift, SeasonalNaive, StatsForecastModel, load_forecaster
+from revcast.invoices.models import PreviousDays, thirty_day_scores
+from revcast.tournament import (
+    default_artifact_dir,
+    published_order,
+    rank_candidates,
+    run_domain_tournament,
+    write_tournament,
+)
 
 
 def frame(uid: str, y: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2022-01-01", periods=len(y)), "y": y})
 
 
-def test_tournament_rows_fallback_and_idempotent_write(tmp_path) -> None:
-    t = np.arange(400)
-    rng = np.random.default_rng(0)
-    dense = 100 + 0.3 * t + 10 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 1, 400)
-    sparse = np.where(rng.random(400) < 0.9, 0.0, 50.0)
-    df = pd.concat([frame("dense", dense), frame("sparse", sparse)])
-    models = {"seasonal_naive": SeasonalNaive, "drift": Drift, "ets": lambda: DenseETS(max_zero_share=0.5)}
+def weekly_trend(n: int = 400, seed: int = 0) -> np.ndarray:
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 100 + 0.3 * t + 10 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 1, n)
+
+
+def test_ranking_rule_lowest_mase_then_the_simpler_model() -> None:
+    scores = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "a", "a", "b", "b"],
+            "model": ["auto_arima", "auto_ets", "seasonal_naive", "lstm", "auto_ets", "seasonal_naive"],
+            "mase": [0.8, 0.8, 1.0, np.nan, 1.2, 1.2],
+        }
+    )
+    order = ["seasonal_naive", "auto_ets", "auto_arima"]
+    ranked = rank_candidates(scores, order)
+    assert ranked[ranked.unique_id == "a"]["model"].tolist() == [
+        "auto_ets",
+        "auto_arima",
+        "seasonal_naive",
+        "lstm",
+    ]
+    assert ranked[ranked.unique_id == "b"]["model"].tolist() == ["seasonal_naive", "auto_ets"]
+
+
+def test_baseline_is_published_unless_a_challenger_beats_it_by_the_margin() -> None:
+    scores = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "a", "b", "b"],
+            "model": ["auto_ets", "seasonal_naive", "drift", "auto_ets", "seasonal_naive"],
+            "mase": [0.96, 1.0, 0.90, 0.5, 1.0],
+        }
+    )
+    ranked = rank_candidates(scores, ["seasonal_naive", "drift", "auto_ets"])
+    plan = published_order(ranked, "seasonal_naive", margin=0.05)
+    # a: drift beats 1.0 by 10%, auto_ets by only 4%: drift, then the baseline, then auto_ets
+    assert plan["a"] == (["drift", "seasonal_naive", "auto_ets"], None)
+    assert plan["b"][0] == ["auto_ets", "seasonal_naive"]
+    strict = published_order(ranked, "seasonal_naive", margin=0.2)
+    assert strict["a"][0][0] == "seasonal_naive"
+    assert "no challenger beat seasonal_naive by 20%" in strict["a"][1]
+    forced = published_order(ranked, "seasonal_naive", margin=0.05, force="auto_ets")
+    assert forced["a"][0][0] == "auto_ets" and "forced" in forced["a"][1]
+
+
+class FailsOnFullWindow(Drift):
+    """Fits on the backtest folds but not on the whole window (its last day is the 400th)."""
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        if (self.windows_["n"] >= 400).any():
+            raise RuntimeError("diverged on the full window")
+        super()._fit(df)
+
+
+def test_champion_that_fails_on_the_full_window_hands_over_to_the_next_best(tmp_path) -> None:
+    y = 5.0 + 0.5 * np.arange(400)  # a straight line: drift is exact, seasonal naive lags by a week
+    models = {
+        "seasonal_naive": SeasonalNaive,
+        "fragile_drift": lambda: FailsOnFullWindow(name="fragile_drift"),
+    }
     res = run_domain_tournament(
-        "toy", "2023-01", df, models, h=14, artifact_dir=default_artifact_dir(tmp_path / "m"), run_id="r1"
+        "toy", "2023-02", frame("line", y), models, h=14, artifact_dir=default_artifact_dir(tmp_path)
+    )
+    scores = res.scores.set_index("model")
+    assert scores.loc["fragile_drift", "mase"] < scores.loc["seasonal_naive", "mase"]  # best on the folds
+    champ = res.champions.iloc[0]
+    assert champ["model"] == "seasonal_naive"
+    assert (
+        "fragile_drift" in champ["fallback_reason"]
+        and "diverged on the full window" in champ["fallback_reason"]
+    )
+    assert "next in order: seasonal_naive" in champ["fallback_reason"]
+    assert scores.loc["fragile_drift", "failure"].startswith("full window: RuntimeError")
+    assert res.registry["model"].tolist() == ["seasonal_naive"]
+
+
+def test_tournament_rows_combination_and_idempotent_write(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    sparse = np.where(rng.random(400) < 0.9, 0.0, 50.0)
+    df = pd.concat([frame("dense", weekly_trend()), frame("sparse", sparse)])
+    models = {
+        "seasonal_naive": SeasonalNaive,
+        "auto_ets": lambda: StatsForecastModel("auto_ets"),
+        "auto_theta": lambda: StatsForecastModel("auto_theta"),
+        "croston_sba": lambda: StatsForecastModel("croston_sba"),
+    }
+    res = run_domain_tournament(
+        "toy",
+        "2023-01",
+        df,
+        models,
+        h=14,
+        artifact_dir=default_artifact_dir(tmp_path / "m"),
+        combine=("auto_ets", "auto_theta"),
+        run_id="r1",
     )
     champ = res.champions.set_index("unique_id")
-    assert champ.loc["dense", "model"] == "ets" and champ.loc["dense", "beats_baseline"]
-    assert champ.loc["sparse", "model"] in ("seasonal_naive", "drift")
-    assert "too sparse" in champ.loc["sparse", "fallback_reason"]
-    failed = res.scores[(res.scores.unique_id == "sparse") & (res.scores.model == "ets")]
-    assert failed["failure"].str.contains("screened out").all()
-    reg = res.registry.set_index("model_id")
-    row = reg.loc["toy/ets/2023-01/dense"]
-    assert row["is_champion"] and (tmp_path / "m" / "toy_ets" / "2023-01" / "dense" / "model.json").exists()
-    # the artifact reloads and reproduces its forecast
+    assert champ.loc["dense", "model"] in ("auto_ets", "auto_theta", "combination")
+    assert champ.loc["dense", "beats_baseline"]
+    assert champ.loc["sparse", "model"] is not None  # intermittent models compete, nothing is screened out
+    # the combination's backtest is the mean of its members' on every fold
+    bt = res.backtests.set_index(["unique_id", "fold_cutoff", "ds", "model"])["yhat"].unstack("model")
+    np.testing.assert_allclose(bt["combination"], (bt["auto_ets"] + bt["auto_theta"]) / 2)
+    # ... which is what a Combination fitted on one fold forecasts
+    fold = res.backtests[(res.backtests.unique_id == "dense") & (res.backtests.model == "combination")]
+    first = fold[fold["fold"] == fold["fold"].min()]
+    train = df[(df.unique_id == "dense") & (df.ds <= first["fold_cutoff"].iloc[0])]
+    combo = Combination.of(
+        {"auto_ets": StatsForecastModel("auto_ets"), "auto_theta": StatsForecastModel("auto_theta")}
+    )
+    np.testing.assert_allclose(combo.fit(train).predict(14)["yhat"], first["yhat"], rtol=1e-6)
+    # the champion artifact reloads and reproduces its forecast
+    row = res.registry.set_index("unique_id").loc["dense"]
     again = load_forecaster(row["artifact_path"]).predict(14)
-    direct = ETS(season=7).fit(frame("dense", dense)).predict(14)
-    np.testing.assert_allclose(again["yhat"], direct["yhat"], rtol=1e-6)
+    assert np.isfinite(again["yhat"]).all() and len(again) == 14
 
     con = warehouse.connect(tmp_path / "w.duckdb")
     for _ in range(2):
         write_tournament(con, res)
     n = con.execute("SELECT count(*) FROM models.registry WHERE domain = 'toy'").fetchall()[0][0]
-    assert n == len(res.registry)
+    assert n == len(res.registry) == 2
     assert con.execute("SELECT count(*) FROM models.scores WHERE is_champion").fetchall()[0][0] == 2
-    fb = con.execute("SELECT fallback_reason FROM models.registry WHERE is_champion AND unique_id='sparse'")
-    assert "too sparse" in fb.fetchall()[0][0]
+    assert con.execute("SELECT count(*) FROM models.backtests").fetchall()[0][0] == len(res.backtests)
 
 
 def test_thirty_day_scorer_scales_by_previous_30_days_in_sample(tmp_path) -> None:
     y = np.tile([10.0, 20.0, 30.0], 100)[:300] + np.arange(300)
-    df = frame("x", y)
     res = run_domain_tournament(
         "toy",
         "2023-01",
-        df,
+        frame("x", y),
         {"previous_30_days": PreviousDays, "seasonal_naive": SeasonalNaive},
         h=30,
         step=30,
         artifact_dir=default_artifact_dir(tmp_path),
         baseline="previous_30_days",
-        fallbacks=("previous_30_days",),
         scorer=thirty_day_scores,
     )
     prev = res.scores.set_index("model").loc["previous_30_days"]
     # a linear trend of slope 1: each 30-day sum exceeds the previous one by 900, in sample and out of sample
     assert prev["mae"] == np.float64(900.0) and abs(prev["mase"] - 1.0) < 1e-9
+
+
+def test_force_champion_must_be_a_candidate(tmp_path) -> None:
+    with pytest.raises(ValueError, match="force_champion 'nope'"):
+        run_domain_tournament(
+            "toy",
+            "2023-01",
+            frame("x", weekly_trend(100)),
+            {"seasonal_naive": SeasonalNaive},
+            h=7,
+            artifact_dir=default_artifact_dir(tmp_path),
+            force_champion="nope",
+        )

@@ -1,0 +1,241 @@
+"""The many-series driver: fan (model, series chunk, fold) tasks out over a pluggable executor, isolate
+failures per (series, model) in one place, and run rolling-origin cross-validation.
+
+Models know one series or one vectorised batch (`Forecaster`); the engine owns everything about running many
+of them, as statsforecast's `StatsForecast` does for its models. An executor is anything with
+`map(fn, items) -> list` (in-process, a local process pool, or a Dask client wrapper).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, validate_series
+
+ModelFactory = Callable[[], Forecaster]
+BACKTEST_COLUMNS = ["unique_id", "model", "fold", "cutoff", "ds", "horizon", "y", *FORECAST_COLUMNS[2:]]
+FAILURE_COLUMNS = ["unique_id", "model", "fold", "reason"]
+FULL_WINDOW = -1  # the `fold` of a failure on the full training window
+
+
+class Executor(Protocol):
+    """Runs a function over items and returns the results in order."""
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+
+class InProcess:
+    """Runs every task in this process, in order."""
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [fn(item) for item in items]
+
+
+@dataclass
+class ProcessPool:
+    """A local process pool (spawned workers, so TensorFlow or BLAS state is never forked)."""
+
+    workers: int = 2
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            return list(pool.map(fn, items))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """`Type: message`, cut to 500 characters."""
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _checked_forecast(model: Forecaster, h: int) -> pd.DataFrame:
+    fc = model.predict(h)
+    bad = ~np.isfinite(fc[FORECAST_COLUMNS[2:]].to_numpy(float)).all(axis=1)
+    if bad.any():
+        raise ValueError(f"non-finite forecast for series {sorted(set(fc.loc[bad, 'unique_id']))}")
+    return fc
+
+
+def fit_isolated(
+    make: ModelFactory, train: pd.DataFrame, h: int | None
+) -> tuple[dict[str, Forecaster], pd.DataFrame | None, dict[str, str]]:
+    """Fit one model on a batch of series (and forecast h days if h is given); when the batch raises, retry
+    each series alone so a bad series only costs itself. The one place failures are isolated.
+
+    Returns (fitted model per series, forecasts or None, failure reason per series).
+    """
+    try:
+        model = make().fit(train)
+        fc = _checked_forecast(model, h) if h else None
+        return {str(u): model for u in model.windows_.index}, fc, {}
+    except Exception:  # noqa: BLE001 - isolate the failing series below
+        pass
+    fitted, forecasts, failed = {}, [], {}
+    for uid, part in train.groupby("unique_id", sort=True):
+        try:
+            model = make().fit(part)
+            if h:
+                forecasts.append(_checked_forecast(model, h))
+            fitted[str(uid)] = model
+        except Exception as exc:  # noqa: BLE001 - recorded per (series, model)
+            failed[str(uid)] = failure_reason(exc)
+    fc = pd.concat(forecasts, ignore_index=True) if h and forecasts else None
+    return fitted, fc, failed
+
+
+@dataclass(frozen=True)
+class _Task:
+    name: str
+    make: ModelFactory
+    fold: int
+    train: pd.DataFrame
+    h: int | None
+    keep_models: bool
+
+
+def _run_task(task: _Task) -> tuple[_Task, dict[str, Forecaster], pd.DataFrame | None, dict[str, str]]:
+    fitted, fc, failed = fit_isolated(task.make, task.train, task.h)
+    light = _Task(task.name, task.make, task.fold, task.train.iloc[:0], task.h, task.keep_models)
+    return light, (fitted if task.keep_models else {}), fc, failed
+
+
+def fold_cutoffs(df: pd.DataFrame, h: int, n_windows: int, step: int | None = None) -> pd.DataFrame:
+    """Per series and fold (0 = earliest): cutoff = end - h - step * (n_windows - 1 - fold).
+
+    Folds whose cutoff falls before a series' first day are dropped for that series.
+    """
+    g = df.groupby("unique_id", sort=True)["ds"]
+    start, end = g.min(), g.max()
+    step = h if step is None else step
+    back = h + step * np.arange(n_windows - 1, -1, -1)
+    grid = end.to_numpy()[:, None] - back[None, :].astype("timedelta64[D]")
+    out = pd.DataFrame(
+        {
+            "unique_id": np.repeat(end.index.to_numpy(), grid.shape[1]),
+            "fold": np.tile(np.arange(grid.shape[1]), len(end)),
+            "cutoff": grid.ravel().astype("datetime64[ns]"),
+        }
+    )
+    return out[out["cutoff"] >= out["unique_id"].map(start)].reset_index(drop=True)
+
+
+def _chunks(uids: Sequence[str], size: int) -> list[list[str]]:
+    return [list(uids[i : i + size]) for i in range(0, len(uids), size)] or [[]]
+
+
+@dataclass
+class ForecastEngine:
+    """Fits many models on many series through one executor; screened and failed pairs are recorded.
+
+    `chunk_size` series go into one task (a vectorised model still sees a batch); every (model, chunk, fold)
+    is an independent task, so the executor can spread them over cores or a cluster.
+    """
+
+    models: Mapping[str, ModelFactory]
+    executor: Executor = field(default_factory=InProcess)
+    chunk_size: int = 1000
+
+    def screened(self, data: pd.DataFrame) -> dict[tuple[str, str], str]:
+        """(series, model) pairs a model refuses up front, with the reason."""
+        out = {}
+        for name, make in self.models.items():
+            out |= {(uid, name): f"screened out: {why}" for uid, why in make().screen(data).items()}
+        return out
+
+    def _tasks(
+        self, data: pd.DataFrame, folds: pd.DataFrame, h: int | None, skip: Iterable[tuple[str, str]]
+    ) -> list[_Task]:
+        skip = set(skip)
+        tasks = []
+        for name, make in self.models.items():
+            uids = [u for u in data["unique_id"].unique() if (u, name) not in skip]
+            for chunk in _chunks(uids, self.chunk_size):
+                part = data[data["unique_id"].isin(chunk)]
+                for fold, cut in folds.groupby("fold", sort=True):
+                    limit = part["unique_id"].map(cut.set_index("unique_id")["cutoff"])
+                    train = part[part["ds"] <= limit]  # NaT (fold dropped for that series) compares False
+                    if len(train):
+                        tasks.append(_Task(name, make, int(fold), train, h, keep_models=fold == FULL_WINDOW))
+        return tasks
+
+    def cross_validation(
+        self, df: pd.DataFrame, h: int, n_windows: int = 3, step: int | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Rolling-origin backtests of every model: each fold fits on data through its cutoff only and
+        forecasts h days. Returns (backtests, failures); a pair that failed or was screened on any fold is
+        left out of the backtests entirely, so every scored pair has the same folds."""
+        data = validate_series(df)
+        screened = self.screened(data)
+        folds = fold_cutoffs(data, h, n_windows, step)
+        frames, failures = (
+            [],
+            [{"unique_id": u, "model": m, "fold": None, "reason": r} for (u, m), r in screened.items()],
+        )
+        for task, _, fc, failed in self.executor.map(_run_task, self._tasks(data, folds, h, screened)):
+            failures += [
+                {"unique_id": u, "model": task.name, "fold": task.fold, "reason": r}
+                for u, r in failed.items()
+            ]
+            if fc is not None and len(fc):
+                cut = folds[folds["fold"] == task.fold][["unique_id", "cutoff"]]
+                frames.append(fc.merge(cut, on="unique_id").assign(model=task.name, fold=task.fold))
+        fail = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
+        if not frames:
+            return pd.DataFrame(columns=BACKTEST_COLUMNS), fail
+        bt = pd.concat(frames, ignore_index=True).merge(data, on=["unique_id", "ds"], how="inner")
+        bt["horizon"] = ((bt["ds"] - bt["cutoff"]) / pd.Timedelta(days=1)).astype(int)
+        bad = fail[["unique_id", "model"]].drop_duplicates().assign(_bad=True)
+        bt = bt.merge(bad, on=["unique_id", "model"], how="left")
+        bt = bt[bt["_bad"].isna()][BACKTEST_COLUMNS]
+        return bt.sort_values(["unique_id", "model", "fold", "ds"], ignore_index=True), fail
+
+    def fit(
+        self, df: pd.DataFrame, pairs: Iterable[tuple[str, str]] | None = None
+    ) -> tuple[dict[tuple[str, str], Forecaster], dict[tuple[str, str], str]]:
+        """Fit on the full window: every (series, model) pair (or just `pairs`). Returns fitted models and
+        failure reasons per pair."""
+        data = validate_series(df)
+        uids = data["unique_id"].unique()
+        wanted = set(pairs) if pairs is not None else {(u, m) for u in uids for m in self.models}
+        skip = {(u, m) for u in uids for m in self.models if (u, m) not in wanted}
+        screened = {pair: why for pair, why in self.screened(data).items() if pair in wanted}
+        ends = data.groupby("unique_id")["ds"].max()
+        full = pd.DataFrame({"unique_id": ends.index, "fold": FULL_WINDOW, "cutoff": ends.to_numpy()})
+        fitted, failures = {}, dict(screened)
+        skip |= set(screened)
+        for task, models, _, failed in self.executor.map(_run_task, self._tasks(data, full, None, skip)):
+            fitted |= {(u, task.name): m for u, m in models.items()}
+            failures |= {(u, task.name): r for u, r in failed.items()}
+        return fitted, failures
+
+    def forecast(self, df: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Fit every model on the full window and forecast h days: (forecasts with a model column, failures)."""
+        fitted, failed = self.fit(df)
+        frames = []
+        for (uid, name), model in sorted(fitted.items(), key=lambda kv: kv[0]):
+            fc = model.predict(h)
+            frames.append(fc[fc["unique_id"] == uid].assign(model=name))
+        fail = pd.DataFrame(
+            [{"unique_id": u, "model": m, "fold": FULL_WINDOW, "reason": r} for (u, m), r in failed.items()],
+            columns=FAILURE_COLUMNS,
+        )
+        out = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=[*FORECAST_COLUMNS, "model"])
+        )
+        return out, fail
+
+
+def local_executor(workers: int) -> Executor:
+    """In-process for one worker, else a local process pool of `workers` processes."""
+    return InProcess() if workers <= 1 else ProcessPool(workers)
