@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.bas import assets as bas_assets
+from assets import bas
 from assets.bas.automation import bas_orgcard_sensor
 from assets.bas.ingest import fullbas_runs, organisations, simplebas_runs
 from assets.bas.report import QUESTIONS, report_path
@@ -17,7 +17,7 @@ from revcast.bas.key_points import DEFAULT_SMALL_PLAN_SHARE
 from tests.conftest import QUIET, make_resources, materialize_range
 
 START, END = "2022-01-01", "2022-09-30"
-MARTS = [a for a in bas_assets if a not in (fullbas_runs, simplebas_runs, organisations)]
+MARTS = [a for a in bas.defs.assets if a not in (fullbas_runs, simplebas_runs, organisations)]
 
 
 @pytest.fixture(scope="module")
