@@ -73,3 +73,26 @@ def usage_resources(usage_warehouse, sample_landing, tmp_path) -> dict:
     """Resources over a private copy of the loaded usage warehouse."""
     shutil.copy(usage_warehouse, tmp_path / "revcast.duckdb")
     return make_resources(sample_landing, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def usage_features_warehouse(usage_warehouse, sample_landing, tmp_path_factory) -> Path:
+    """The loaded usage warehouse plus usage_daily_totals (whole range) and usage_features (copy before writing)."""
+    from assets.usage.features import usage_daily_totals, usage_features
+
+    workdir = tmp_path_factory.mktemp("usage_features_wh")
+    shutil.copy(usage_warehouse, workdir / "revcast.duckdb")
+    resources = make_resources(sample_landing, workdir)
+    totals = materialize_range(
+        [usage_daily_totals], resources, SAMPLE_START.isoformat(), SAMPLE_END.isoformat()
+    )
+    assert totals.success
+    assert dg.materialize([usage_features], resources=resources, run_config=QUIET).success
+    return workdir / "revcast.duckdb"
+
+
+@pytest.fixture
+def usage_model_resources(usage_features_warehouse, sample_landing, tmp_path) -> dict:
+    """Resources over a private copy of the warehouse the usage models train from (usage features loaded)."""
+    shutil.copy(usage_features_warehouse, tmp_path / "revcast.duckdb")
+    return make_resources(sample_landing, tmp_path)

@@ -28,22 +28,14 @@ from revcast.invoices.models import (
     thirty_day_sums,
     window_total,
 )
-from revcast.invoices.series import ALL
+from revcast.invoices.training import training_series
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.training import gap_report
 from revcast.warehouse import replace_with_frame
 
 DOMAIN = "invoices"
 BASELINE = "previous_30_days"
 FALLBACKS = ("previous_30_days", "same_30_days_last_year", "seasonal_naive")
-DAILY_SQL = """
-WITH top AS (
-    SELECT unique_id FROM features.invoice_daily_revenue
-    WHERE unique_id <> $all AND ds <= $cutoff GROUP BY unique_id ORDER BY sum(revenue) DESC, unique_id LIMIT $n
-)
-SELECT unique_id, ds, revenue, unique_invoices, views FROM features.invoice_daily_revenue
-WHERE ds <= $cutoff AND (unique_id = $all OR unique_id IN (SELECT unique_id FROM top))
-ORDER BY unique_id, ds
-"""
 
 
 class InvoiceModelsConfig(dg.Config):
@@ -78,6 +70,7 @@ def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> di
     pool="duckdb",
     kinds={"duckdb", "tensorflow", "python"},
     owners=["team:data-science"],
+    # unpartitioned: every cutoff reads the whole history through its last day
     deps=["invoice_daily_revenue"],
     check_specs=[
         dg.AssetCheckSpec(
@@ -100,12 +93,11 @@ def invoice_revenue_models(
 
     cutoff, last_day = cutoff_of(context)
     with warehouse.connect(read_only=True) as con:
-        daily = con.execute(DAILY_SQL, {"cutoff": last_day.date(), "all": ALL, "n": config.countries}).df()
+        daily = training_series(con, last_day.date(), config.countries)
     if daily.empty:
         raise ValueError(
             f"no invoice revenue through {last_day.date()}: materialize invoice_daily_revenue first"
         )
-    daily["ds"] = pd.to_datetime(daily["ds"])
     t = run_domain_tournament(
         DOMAIN,
         cutoff,
@@ -133,6 +125,7 @@ def invoice_revenue_models(
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "series": len(champ),
             "fallbacks": int(champ["fallback_reason"].notna().sum()),
+            "interpolated_days": dg.MetadataValue.json(gap_report(daily)),
             "rows_written": dg.MetadataValue.json(written),
         },
     )

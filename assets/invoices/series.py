@@ -38,7 +38,8 @@ def invoice_daily_revenue(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Daily revenue, purchases, unique invoices, unique streams and views per country and for 'all', every
-    calendar day of the ingested months (zero days included); cancellations excluded and counted apart."""
+    calendar day of the ingested months (zero days included); cancellations excluded and counted apart. A
+    day of a month without any invoice line is observed = false with NULL measures (never a zero)."""
     columns = ", ".join(DAILY_COLUMNS)
     with warehouse.connect() as con:
         window = ingested_range(con)
@@ -55,7 +56,9 @@ def invoice_daily_revenue(
             )
         incomplete = series_completeness(con, start, end, daily=DAILY_TABLE)
         mismatched = all_minus_countries(con, daily=DAILY_TABLE)
-        series = con.execute(f"SELECT count(DISTINCT unique_id) FROM {DAILY_TABLE}").fetchall()[0][0]
+        series, unobserved = con.execute(
+            f"SELECT count(DISTINCT unique_id), count(DISTINCT ds) FILTER (WHERE NOT observed) FROM {DAILY_TABLE}"
+        ).fetchall()[0]
         metadata = table_metadata(con, DAILY_TABLE)
     context.log.info(f"invoice_daily_revenue: {rows} rows, {series} series, {start}..{end}")
     checks = [
@@ -76,7 +79,12 @@ def invoice_daily_revenue(
             metadata={"mismatched_days": len({ds for ds, _, _ in mismatched})},
         ),
     ]
-    metadata |= {"start": start.isoformat(), "end": end.isoformat(), "series": series}
+    metadata |= {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "series": series,
+        "unobserved_days": int(unobserved),
+    }
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
@@ -92,7 +100,8 @@ def invoice_daily_revenue(
             "invoice_features_cover_series",
             asset="invoice_features",
             blocking=True,
-            description="One feature row per series and day; the target is known for all but the last 29 days.",
+            description="One feature row per series and day; the target is known for every day whose next 30 days "
+            "are all observed (all but the last 29 days when no month is missing).",
         )
     ],
 )
@@ -110,11 +119,15 @@ def invoice_features(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             )
         problems = con.execute(
             f"""
-            WITH d AS (SELECT unique_id, count(*) AS days FROM {DAILY_TABLE} GROUP BY unique_id),
+            WITH w AS (SELECT unique_id, count(revenue) OVER (PARTITION BY unique_id ORDER BY ds
+                           RANGE BETWEEN CURRENT ROW AND INTERVAL 29 DAY FOLLOWING) = 30 AS full_30
+                       FROM {DAILY_TABLE}),
+                 d AS (SELECT unique_id, count(*) AS days, count(*) FILTER (WHERE full_30) AS targets
+                       FROM w GROUP BY unique_id),
                  f AS (SELECT unique_id, count(*) AS n, count(target_revenue_next_30d) AS targets
                        FROM {FEATURES_TABLE} GROUP BY unique_id)
             SELECT unique_id, d.days, f.n, f.targets FROM d FULL JOIN f USING (unique_id)
-            WHERE d.days IS DISTINCT FROM f.n OR f.targets IS DISTINCT FROM greatest(d.days - 29, 0)
+            WHERE d.days IS DISTINCT FROM f.n OR f.targets IS DISTINCT FROM d.targets
             ORDER BY unique_id
             """
         ).fetchall()

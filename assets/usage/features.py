@@ -5,13 +5,7 @@ import dagster as dg
 from assets.metadata import table_metadata
 from assets.partitions import daily_partitions
 from resources import WarehouseResource
-from revcast.usage.features import (
-    ACCOUNT_DAILY_SQL,
-    DAILY_TOTALS_SQL,
-    LAGS,
-    ROLLING_WINDOWS,
-    build_usage_features,
-)
+from revcast.usage.features import ACCOUNT_DAILY_SQL, DAILY_TOTALS_SQL, USAGE_FEATURES, build_usage_features
 from revcast.warehouse import replace_window, transaction
 
 
@@ -37,7 +31,8 @@ def usage_daily_totals(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Daily usage per metric (total, active accounts) in features.usage_daily_totals and per account in
-    features.usage_account_daily; an ingested day without usage is a zero, a day not ingested is absent."""
+    features.usage_account_daily; an ingested day without usage is a zero, a day of the window that was not
+    ingested is a row with observed = false and NULL quantity."""
     window = context.partition_time_window
     params = {"start": window.start.date(), "end": window.end.date()}
     with warehouse.connect() as con:
@@ -61,6 +56,11 @@ def usage_daily_totals(
             """,
             params,
         ).fetchall()
+        unobserved = con.execute(
+            "SELECT count(DISTINCT ds) FROM features.usage_daily_totals "
+            "WHERE ds >= $start AND ds < $end AND NOT observed",
+            params,
+        ).fetchall()[0][0]
         metadata = table_metadata(con, "features.usage_daily_totals", "ds >= $start AND ds < $end", params)
     bad = [
         m
@@ -79,14 +79,13 @@ def usage_daily_totals(
             "account_quantity": float(sum(g[3] for g in gaps)),
         },
     )
-    metadata |= {"days": len(context.partition_keys), "rows_totals": totals, "rows_account_daily": accounts}
+    metadata |= {
+        "days": len(context.partition_keys),
+        "unobserved_days": int(unobserved),
+        "rows_totals": totals,
+        "rows_account_daily": accounts,
+    }
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
-
-
-class FeaturesConfig(dg.Config):
-    """holiday_country: ISO code for the `holidays` package (empty: no holidays)."""
-
-    holiday_country: str = "US"
 
 
 @dg.asset(
@@ -105,40 +104,41 @@ class FeaturesConfig(dg.Config):
         )
     ],
 )
-def usage_features(
-    context: dg.AssetExecutionContext, config: FeaturesConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """Model features per metric and day in features.usage_features: calendar and holidays, lags 1..180 and
-    rolling mean/std over 3/7/28 past days. Rebuilt whole: lags reach 180 days back, and it is small."""
+def usage_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Model features per metric and day in features.usage_features, the usage models' training table: the
+    daily total and its observed flag, calendar and holidays, lags 1..180 and rolling mean/std over 3/7/28
+    past days (USAGE_FEATURES). Rebuilt whole: it holds the history every training cutoff reads."""
+    cfg = USAGE_FEATURES
+    lags, windows = cfg.lags, cfg.rolling_windows
     with warehouse.connect() as con:
-        rows = build_usage_features(con, holiday_country=config.holiday_country or None)
+        rows = build_usage_features(con, cfg)
         worst = con.execute(
             f"""
             WITH f AS (SELECT * FROM features.usage_features)
             SELECT
                 coalesce(max(abs(f.lag_1 - p1.quantity)), 0) + coalesce(max(abs(f.lag_7 - p7.quantity)), 0)
-                  + coalesce(max(abs(f.lag_{max(LAGS)} - pl.quantity)), 0),
+                  + coalesce(max(abs(f.lag_{max(lags)} - pl.quantity)), 0),
                 count(f.lag_1) - count(p1.quantity)
             FROM f
             LEFT JOIN f p1 ON p1.metric = f.metric AND p1.ds = f.ds - 1
             LEFT JOIN f p7 ON p7.metric = f.metric AND p7.ds = f.ds - 7
-            LEFT JOIN f pl ON pl.metric = f.metric AND pl.ds = f.ds - {max(LAGS)}
+            LEFT JOIN f pl ON pl.metric = f.metric AND pl.ds = f.ds - {max(lags)}
             """
         ).fetchall()[0]
         roll = con.execute(
             f"""
-            SELECT coalesce(max(abs(f.rolling_mean_{ROLLING_WINDOWS[0]} - p.m)), 0)
+            SELECT coalesce(max(abs(f.rolling_mean_{windows[0]} - p.m)), 0)
             FROM features.usage_features f
             JOIN (SELECT a.metric, a.ds, avg(b.quantity) AS m FROM features.usage_features a
                   JOIN features.usage_features b ON b.metric = a.metric
-                   AND b.ds BETWEEN a.ds - {ROLLING_WINDOWS[0]} AND a.ds - 1
+                   AND b.ds BETWEEN a.ds - {windows[0]} AND a.ds - 1
                   GROUP BY ALL) p ON p.metric = f.metric AND p.ds = f.ds
-            WHERE f.rolling_mean_{ROLLING_WINDOWS[0]} IS NOT NULL
+            WHERE f.rolling_mean_{windows[0]} IS NOT NULL
             """
         ).fetchall()[0][0]
         span = con.execute(
-            "SELECT min(ds), max(ds), count(DISTINCT metric), count(*) FILTER (WHERE is_holiday) "
-            "FROM features.usage_features"
+            "SELECT min(ds), max(ds), count(DISTINCT metric), count(*) FILTER (WHERE is_holiday), "
+            "count(*) FILTER (WHERE NOT observed) FROM features.usage_features"
         ).fetchall()[0]
         preview = con.execute(
             "SELECT metric, ds, quantity, weekday, is_holiday, lag_1, lag_7, lag_180, rolling_mean_7, rolling_std_7 "
@@ -161,10 +161,11 @@ def usage_features(
         "first_day": str(span[0]),
         "last_day": str(span[1]),
         "metrics": int(span[2]),
-        "holiday_country": config.holiday_country,
+        "unobserved_rows": int(span[4]),
+        "holiday_country": cfg.holiday_country or "",
         "holiday_rows": int(span[3]),
-        "lags": f"1..{max(LAGS)}",
-        "rolling_windows": str(list(ROLLING_WINDOWS)),
+        "lags": f"{min(lags)}..{max(lags)}",
+        "rolling_windows": str(list(windows)),
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_no rows_"),
     }
     context.log.info(f"usage_features: {rows} rows, {span[2]} metric(s), {span[0]}..{span[1]}")

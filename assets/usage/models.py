@@ -1,6 +1,5 @@
 """usage_models and usage_forecasts: the model tournament on daily usage per metric, and 182-day forecasts."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -21,25 +20,13 @@ from revcast.forecasting import (
 )
 from revcast.settings import settings
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.training import gap_report
+from revcast.usage.features import USAGE_FEATURES
+from revcast.usage.training import training_series
 from revcast.warehouse import replace_with_frame
 
 DOMAIN = "usage"
 LSTM_UNITS = {"api_calls": [50, 50], "storage_gb": [100, 50]}  # the seed's layer sizes per metric
-# Daily totals per metric over every day from the first usage day through the cutoff; a day with no clean
-# row is filled with 0 explicitly (no recorded usage) and counted in `filled`.
-DAILY_TOTALS_SQL = """
-WITH days AS (
-    SELECT CAST(d AS DATE) AS ds
-    FROM generate_series((SELECT min(usage_date) FROM clean.usage), CAST($cutoff AS DATE), INTERVAL 1 DAY) t(d)
-), metrics AS (SELECT DISTINCT metric FROM clean.usage WHERE usage_date <= $cutoff),
-totals AS (
-    SELECT metric, usage_date AS ds, sum(quantity) AS y FROM clean.usage
-    WHERE usage_date <= $cutoff GROUP BY ALL
-)
-SELECT m.metric AS unique_id, d.ds, coalesce(t.y, 0.0) AS y, t.y IS NULL AS filled
-FROM metrics m CROSS JOIN days d LEFT JOIN totals t ON t.metric = m.metric AND t.ds = d.ds
-ORDER BY unique_id, d.ds
-"""
 
 
 class UsageModelsConfig(dg.Config):
@@ -48,10 +35,9 @@ class UsageModelsConfig(dg.Config):
 
     horizon: int = 182
     n_folds: int = 3
-    lstm_lags: int = 180
+    lstm_lags: int = max(USAGE_FEATURES.lags)
     lstm_epochs: int = 3  # demo default: ~60 s of LSTM training for both metrics on 2 CPU cores
     lstm_patience: int = 2
-    holiday_country: str = "AU"
     models: list[str] | None = None
     force_champion: str | None = None
 
@@ -68,7 +54,7 @@ def usage_model_factories(cfg: UsageModelsConfig) -> dict:
         "seasonal_naive": lambda: SeasonalNaive(season=7),
         "drift": Drift,
         "ets": lambda: ETS(season=7),
-        "sarimax": lambda: SARIMAX(country=cfg.holiday_country),
+        "sarimax": lambda: SARIMAX(country=USAGE_FEATURES.holiday_country),
         "lstm": lambda: LSTMForecaster(
             lags=cfg.lstm_lags,
             horizon=cfg.horizon,
@@ -93,7 +79,8 @@ def usage_model_factories(cfg: UsageModelsConfig) -> dict:
     pool="duckdb",
     kinds={"duckdb", "tensorflow", "python"},
     owners=["team:data-science"],
-    deps=["usage_records"],
+    # unpartitioned: every cutoff reads the whole history through its last day
+    deps=["usage_features"],
     check_specs=[
         dg.AssetCheckSpec(
             "usage_champion_beats_naive",
@@ -115,10 +102,12 @@ def usage_models(
 
     cutoff, last_day = cutoff_of(context)
     with warehouse.connect(read_only=True) as con:
-        series = con.execute(DAILY_TOTALS_SQL, {"cutoff": last_day.date()}).df()
+        series = training_series(con, last_day.date())
     if series.empty:
-        raise ValueError(f"no clean.usage rows through {last_day.date()}: materialize usage_records first")
-    filled = series.groupby("unique_id")["filled"].sum().astype(int).to_dict()
+        raise ValueError(
+            f"no features.usage_features rows through {last_day.date()}: materialize usage_features first"
+        )
+    interpolated = gap_report(series)
     force = config.force_champion or settings().force_champion
     t = run_domain_tournament(
         DOMAIN,
@@ -148,7 +137,7 @@ def usage_models(
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "training_days": int(series["ds"].nunique()),
-            "filled_zero_days": dg.MetadataValue.json(filled),
+            "interpolated_days": dg.MetadataValue.json(interpolated),
             "rows_written": dg.MetadataValue.json(written),
             "forced_champion": force or "",
         },

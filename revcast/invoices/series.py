@@ -25,6 +25,7 @@ DAILY_COLUMNS = [
     "views",
     "cancellations",
     "cancelled_revenue",
+    "observed",
 ]
 # feature name -> (first, last) day offset relative to d, both inclusive; all strictly before d
 FEATURE_WINDOWS: dict[str, tuple[int, int]] = {
@@ -56,7 +57,11 @@ def quote_table(name: str) -> str:
 
 
 def daily_revenue_sql(invoices: str = "clean.invoices") -> str:
-    """SQL (parameters $start, $end) for every day of [start, end] x (each country in `invoices`, 'all')."""
+    """SQL (parameters $start, $end) for every day of [start, end] x (each country in `invoices`, 'all').
+
+    A day is observed when its month has invoice lines (the month was ingested); a day without lines in an
+    observed month is a real zero, a day of a month without any line is observed = false with NULL measures.
+    """
     src = quote_table(invoices)
     return f"""
     WITH inv AS (
@@ -78,18 +83,22 @@ def daily_revenue_sql(invoices: str = "clean.invoices") -> str:
     ), ids AS (
         SELECT DISTINCT country AS unique_id FROM {src} WHERE country IS NOT NULL
         UNION SELECT '{ALL}'
+    ), months AS (
+        SELECT DISTINCT CAST(date_trunc('month', ds) AS DATE) AS month FROM inv
     ), calendar AS (
-        SELECT CAST(d AS DATE) AS ds
+        SELECT CAST(d AS DATE) AS ds,
+            CAST(date_trunc('month', d) AS DATE) IN (SELECT month FROM months) AS observed
         FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)
     )
     SELECT ids.unique_id, calendar.ds,
-        coalesce(agg.revenue, 0.0) AS revenue,
-        coalesce(agg.purchases, 0) AS purchases,
-        coalesce(agg.unique_invoices, 0) AS unique_invoices,
-        coalesce(agg.unique_streams, 0) AS unique_streams,
-        coalesce(agg.views, 0) AS views,
-        coalesce(agg.cancellations, 0) AS cancellations,
-        coalesce(agg.cancelled_revenue, 0.0) AS cancelled_revenue
+        CASE WHEN observed THEN coalesce(agg.revenue, 0.0) END AS revenue,
+        CASE WHEN observed THEN coalesce(agg.purchases, 0) END AS purchases,
+        CASE WHEN observed THEN coalesce(agg.unique_invoices, 0) END AS unique_invoices,
+        CASE WHEN observed THEN coalesce(agg.unique_streams, 0) END AS unique_streams,
+        CASE WHEN observed THEN coalesce(agg.views, 0) END AS views,
+        CASE WHEN observed THEN coalesce(agg.cancellations, 0) END AS cancellations,
+        CASE WHEN observed THEN coalesce(agg.cancelled_revenue, 0.0) END AS cancelled_revenue,
+        observed
     FROM ids CROSS JOIN calendar
     LEFT JOIN agg ON agg.unique_id = ids.unique_id AND agg.ds = calendar.ds
     ORDER BY ids.unique_id, calendar.ds
@@ -99,7 +108,8 @@ def daily_revenue_sql(invoices: str = "clean.invoices") -> str:
 def daily_revenue(
     con: duckdb.DuckDBPyConnection, start: date, end: date, *, invoices: str = "clean.invoices"
 ) -> duckdb.DuckDBPyRelation:
-    """Daily revenue per country and for 'all' over every day of [start, end], zero-filled (DAILY_COLUMNS)."""
+    """Daily revenue per country and for 'all' over every day of [start, end] (DAILY_COLUMNS); zero on
+    days without lines in an observed month, NULL on days of months without any line (observed = false)."""
     if start > end:
         raise ValueError(f"start {start} is after end {end}")
     return con.sql(daily_revenue_sql(invoices), params={"start": start, "end": end})
@@ -117,9 +127,9 @@ def _window(lo: int, hi: int) -> str:
 
 
 def _complete(expr: str, lo: int, hi: int) -> str:
-    """`expr` over the frame, NULL unless all hi-lo+1 days are in the series (no partial windows)."""
+    """`expr` over the frame, NULL unless all hi-lo+1 days are in the series and observed (no partial windows)."""
     w = _window(lo, hi)
-    return f"CASE WHEN count(*) OVER {w} = {hi - lo + 1} THEN {expr} OVER {w} END"
+    return f"CASE WHEN count(revenue) OVER {w} = {hi - lo + 1} THEN {expr} OVER {w} END"
 
 
 def revenue_features_sql(daily: str = "features.daily_revenue") -> str:
@@ -226,7 +236,7 @@ def all_minus_countries(
                 for m in ADDITIVE_MEASURES
             )
         }
-            FROM {quote_table(daily)} GROUP BY ds
+            FROM {quote_table(daily)} WHERE observed GROUP BY ds
         )
         SELECT ds, measure, total - parts AS diff FROM (
             {

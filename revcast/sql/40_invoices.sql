@@ -24,19 +24,30 @@ CREATE TABLE IF NOT EXISTS quarantine.invoices (
     ingested_at    TIMESTAMPTZ NOT NULL
 );
 
--- Daily revenue per country and for 'all', every calendar day of the ingested months (zero days included).
--- Cancellations are excluded from revenue and counted apart.
+-- Daily revenue per country and for 'all', every calendar day from the first to the last ingested month
+-- (zero days included). Cancellations are excluded from revenue and counted apart. A day of a month without
+-- any invoice line (not ingested) is observed = false with NULL measures, never a zero.
 CREATE TABLE IF NOT EXISTS features.invoice_daily_revenue (
     unique_id          VARCHAR NOT NULL,   -- country or 'all'
     ds                 DATE    NOT NULL,
-    revenue            DOUBLE  NOT NULL,
-    purchases          BIGINT  NOT NULL,
-    unique_invoices    BIGINT  NOT NULL,
-    unique_streams     BIGINT  NOT NULL,
-    views              BIGINT  NOT NULL,
-    cancellations      BIGINT  NOT NULL,
-    cancelled_revenue  DOUBLE  NOT NULL
+    revenue            DOUBLE,
+    purchases          BIGINT,
+    unique_invoices    BIGINT,
+    unique_streams     BIGINT,
+    views              BIGINT,
+    cancellations      BIGINT,
+    cancelled_revenue  DOUBLE,
+    observed           BOOLEAN DEFAULT true
 );
+-- warehouses created before the observed flag: every row they hold is from an ingested month
+ALTER TABLE features.invoice_daily_revenue ADD COLUMN IF NOT EXISTS observed BOOLEAN DEFAULT true;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN revenue DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN purchases DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN unique_invoices DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN unique_streams DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN views DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN cancellations DROP NOT NULL;
+ALTER TABLE features.invoice_daily_revenue ALTER COLUMN cancelled_revenue DROP NOT NULL;
 
 -- Seed-002 features for day d (windows strictly before d) and the target: revenue of d..d+29.
 CREATE TABLE IF NOT EXISTS features.invoice_features (

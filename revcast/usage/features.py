@@ -7,6 +7,7 @@ calendar, so the rows of a training window never see later data; scalers are fit
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -18,8 +19,29 @@ LAGS = tuple(range(1, 181))  # the seed's 180 lags
 ROLLING_WINDOWS = (3, 7, 28)
 CALENDAR_COLUMNS = ["weekday", "month", "day_of_month", "is_holiday"]
 
+
+@dataclass(frozen=True)
+class UsageFeatureConfig:
+    """The usage domain's one feature configuration, read by usage_features and by the usage models.
+
+    holiday_country: AU, the company's home market (its BAS reporting runs in Sydney time); the calendar
+    column is_holiday and the SARIMAX holiday regressor use the same country. lags: the seed's 1..180 days
+    (the LSTM's input window is max(lags) days). rolling_windows: past-only means/stds over w days.
+    """
+
+    holiday_country: str | None = "AU"
+    lags: tuple[int, ...] = LAGS
+    rolling_windows: tuple[int, ...] = ROLLING_WINDOWS
+
+
+USAGE_FEATURES = UsageFeatureConfig()
+
 DAILY_TOTALS_SQL = """
 WITH days AS (
+    SELECT CAST(d AS DATE) AS ds
+    FROM generate_series(CAST($start AS DATE), CAST($end AS DATE) - INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
+),
+observed AS (
     SELECT DISTINCT CAST(partition_key AS DATE) AS ds FROM audit.ingest_runs
     WHERE source = 'usage' AND CAST(partition_key AS DATE) >= $start AND CAST(partition_key AS DATE) < $end
     UNION
@@ -32,10 +54,16 @@ agg AS (
     FROM clean.usage WHERE usage_date >= $start AND usage_date < $end
     GROUP BY ALL
 )
-SELECT m.metric, d.ds, coalesce(a.quantity, 0.0) AS quantity, coalesce(a.active_accounts, 0) AS active_accounts
-FROM metrics m CROSS JOIN days d LEFT JOIN agg a ON a.metric = m.metric AND a.ds = d.ds
+SELECT m.metric, d.ds,
+       CASE WHEN o.ds IS NOT NULL THEN coalesce(a.quantity, 0.0) END AS quantity,
+       CASE WHEN o.ds IS NOT NULL THEN coalesce(a.active_accounts, 0) END AS active_accounts,
+       o.ds IS NOT NULL AS observed
+FROM metrics m CROSS JOIN days d
+LEFT JOIN observed o ON o.ds = d.ds
+LEFT JOIN agg a ON a.metric = m.metric AND a.ds = d.ds
 """
-"""Totals per metric and day of [$start, $end); an ingested day without rows for a metric is a real zero."""
+"""Totals per metric for every day of [$start, $end). An ingested day without rows for a metric is a real zero;
+a day that was never ingested is a row with observed = false and NULL quantity, never a zero."""
 
 ACCOUNT_DAILY_SQL = """
 SELECT account_id, metric, usage_date AS ds, sum(quantity) AS quantity
@@ -59,7 +87,8 @@ def usage_features_sql(
     lags: tuple[int, ...] = LAGS,
     windows: tuple[int, ...] = ROLLING_WINDOWS,
 ) -> str:
-    """SELECT of one row per metric and day (a dense daily spine; NULL quantity where a day is missing).
+    """SELECT of one row per metric and day (a dense daily spine; observed = false and NULL quantity where a
+    day is missing or was not ingested).
 
     Lag k is `lag(quantity, k)` over the dense spine, i.e. the value k days earlier; rolling stats cover the
     w days ending the day before (a full window only, else NULL). Parameter $holidays: a DATE[] list.
@@ -81,11 +110,12 @@ spine AS (
     SELECT metric, CAST(unnest(generate_series(first_ds, last_ds, INTERVAL 1 DAY)) AS DATE) AS ds FROM bounds
 ),
 series AS (
-    SELECT s.metric, s.ds, t.quantity, t.active_accounts
+    SELECT s.metric, s.ds, t.quantity, t.active_accounts,
+           coalesce(t.observed AND t.quantity IS NOT NULL, false) AS observed
     FROM spine s LEFT JOIN {source} t ON t.metric = s.metric AND t.ds = s.ds
 )
 SELECT
-    metric, ds, quantity, active_accounts,
+    metric, ds, quantity, active_accounts, observed,
     CAST(isodow(ds) - 1 AS INTEGER) AS weekday,
     CAST(month(ds) AS INTEGER) AS month,
     CAST(day(ds) AS INTEGER) AS day_of_month,
@@ -109,20 +139,17 @@ def holiday_dates(country: str | None, first: date, last: date) -> list[date]:
 
 def build_usage_features(
     con: duckdb.DuckDBPyConnection,
+    config: UsageFeatureConfig = USAGE_FEATURES,
     *,
-    holiday_country: str | None = "US",
     source: str = "features.usage_daily_totals",
     target: str = "features.usage_features",
-    lags: tuple[int, ...] = LAGS,
-    windows: tuple[int, ...] = ROLLING_WINDOWS,
 ) -> int:
     """Rebuild `target` from the daily totals in `source` (CREATE OR REPLACE); returns its row count."""
     target = table_name(target)
     span = con.execute(f"SELECT min(ds), max(ds) FROM {table_name(source)}").fetchall()[0]
-    days = holiday_dates(holiday_country, span[0], span[1]) if span[0] else []
-    con.execute(
-        f"CREATE OR REPLACE TABLE {target} AS {usage_features_sql(source, lags, windows)}", {"holidays": days}
-    )
+    days = holiday_dates(config.holiday_country, span[0], span[1]) if span[0] else []
+    sql = usage_features_sql(source, config.lags, config.rolling_windows)
+    con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}", {"holidays": days})
     return con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
 
 

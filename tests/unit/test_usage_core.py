@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from revcast.usage.features import build_usage_features, holiday_dates
+from revcast.usage.features import UsageFeatureConfig, build_usage_features, holiday_dates
 from revcast.usage.monitoring import drift_flags, write_forecast_accuracy
 from revcast.usage.pricing import PriceBookError, load_price_book, validate_price_book
 from revcast.usage.revenue import reconciliation_gaps, write_usage_revenue
@@ -38,7 +38,7 @@ def _totals(con, metric: str, values, start: date = START) -> None:
 
 
 def _features(con, country="US") -> pd.DataFrame:
-    build_usage_features(con, holiday_country=country)
+    build_usage_features(con, UsageFeatureConfig(holiday_country=country))
     return con.execute("SELECT * FROM features.usage_features ORDER BY metric, ds").df()
 
 
@@ -63,6 +63,7 @@ def test_missing_day_stays_a_gap_and_lags_count_calendar_days():
     _totals(con, "m", [5.0, 6.0], start=START + timedelta(days=4))  # day 4 missing
     f = _features(con, country=None)
     assert len(f) == 6 and math.isnan(f.loc[3, "quantity"])
+    assert f["observed"].tolist() == [True, True, True, False, True, True]
     assert f.loc[5, "lag_1"] == 5.0 and math.isnan(f.loc[5, "lag_2"]) and f.loc[5, "lag_3"] == 3.0
     assert math.isnan(f.loc[5, "rolling_mean_3"])  # the window holds the missing day: not a full window
 
