@@ -5,6 +5,7 @@ import dagster as dg
 from assets.metadata import table_metadata
 from assets.partitions import daily_partitions
 from resources import WarehouseResource
+from revcast.usage import sql
 from revcast.usage.features import ACCOUNT_DAILY_SQL, DAILY_TOTALS_SQL, USAGE_FEATURES, build_usage_features
 from revcast.warehouse import replace_window, transaction
 
@@ -43,24 +44,8 @@ def usage_daily_totals(
             accounts = replace_window(
                 con, "features.usage_account_daily", ACCOUNT_DAILY_SQL, column="ds", params=params, **params
             )
-        gaps = con.execute(
-            """
-            WITH c AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM clean.usage
-                       WHERE usage_date >= $start AND usage_date < $end GROUP BY metric),
-                 t AS (SELECT metric, sum(quantity) AS q FROM features.usage_daily_totals
-                       WHERE ds >= $start AND ds < $end GROUP BY metric),
-                 a AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM features.usage_account_daily
-                       WHERE ds >= $start AND ds < $end GROUP BY metric)
-            SELECT c.metric, c.q, coalesce(t.q, 0), coalesce(a.q, 0), c.n, coalesce(a.n, 0)
-            FROM c LEFT JOIN t USING (metric) LEFT JOIN a USING (metric) ORDER BY c.metric
-            """,
-            params,
-        ).fetchall()
-        unobserved = con.execute(
-            "SELECT count(DISTINCT ds) FROM features.usage_daily_totals "
-            "WHERE ds >= $start AND ds < $end AND NOT observed",
-            params,
-        ).fetchall()[0][0]
+        gaps = con.execute(sql.TOTALS_VS_CLEAN, params).fetchall()
+        unobserved = con.execute(sql.UNOBSERVED_DAYS, params).fetchall()[0][0]
         metadata = table_metadata(con, "features.usage_daily_totals", "ds >= $start AND ds < $end", params)
     bad = [
         m
@@ -112,38 +97,10 @@ def usage_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     lags, windows = cfg.lags, cfg.rolling_windows
     with warehouse.connect() as con:
         rows = build_usage_features(con, cfg)
-        worst = con.execute(
-            f"""
-            WITH f AS (SELECT * FROM features.usage_features)
-            SELECT
-                coalesce(max(abs(f.lag_1 - p1.quantity)), 0) + coalesce(max(abs(f.lag_7 - p7.quantity)), 0)
-                  + coalesce(max(abs(f.lag_{max(lags)} - pl.quantity)), 0),
-                count(f.lag_1) - count(p1.quantity)
-            FROM f
-            LEFT JOIN f p1 ON p1.metric = f.metric AND p1.ds = f.ds - 1
-            LEFT JOIN f p7 ON p7.metric = f.metric AND p7.ds = f.ds - 7
-            LEFT JOIN f pl ON pl.metric = f.metric AND pl.ds = f.ds - {max(lags)}
-            """
-        ).fetchall()[0]
-        roll = con.execute(
-            f"""
-            SELECT coalesce(max(abs(f.rolling_mean_{windows[0]} - p.m)), 0)
-            FROM features.usage_features f
-            JOIN (SELECT a.metric, a.ds, avg(b.quantity) AS m FROM features.usage_features a
-                  JOIN features.usage_features b ON b.metric = a.metric
-                   AND b.ds BETWEEN a.ds - {windows[0]} AND a.ds - 1
-                  GROUP BY ALL) p ON p.metric = f.metric AND p.ds = f.ds
-            WHERE f.rolling_mean_{windows[0]} IS NOT NULL
-            """
-        ).fetchall()[0][0]
-        span = con.execute(
-            "SELECT min(ds), max(ds), count(DISTINCT metric), count(*) FILTER (WHERE is_holiday), "
-            "count(*) FILTER (WHERE NOT observed) FROM features.usage_features"
-        ).fetchall()[0]
-        preview = con.execute(
-            "SELECT metric, ds, quantity, weekday, is_holiday, lag_1, lag_7, lag_180, rolling_mean_7, rolling_std_7 "
-            "FROM features.usage_features WHERE lag_180 IS NOT NULL ORDER BY ds DESC, metric LIMIT 6"
-        ).df()
+        worst = con.execute(sql.lag_check_sql(max(lags))).fetchall()[0]
+        roll = con.execute(sql.rolling_check_sql(windows[0])).fetchall()[0][0]
+        span = con.execute(sql.FEATURES_SPAN).fetchall()[0]
+        preview = con.execute(sql.FEATURES_PREVIEW).df()
         metadata = table_metadata(con, "features.usage_features", preview=0)
     passed = worst[0] < 1e-6 and worst[1] == 0 and roll < 1e-6
     check = dg.AssetCheckResult(

@@ -17,7 +17,6 @@ from revcast.warehouse import table_name
 
 LAGS = tuple(range(1, 181))  # the seed's 180 lags
 ROLLING_WINDOWS = (3, 7, 28)
-CALENDAR_COLUMNS = ["weekday", "month", "day_of_month", "is_holiday"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +69,6 @@ SELECT account_id, metric, usage_date AS ds, sum(quantity) AS quantity
 FROM clean.usage WHERE usage_date >= $start AND usage_date < $end
 GROUP BY ALL
 """
-
-
-def lag_columns(lags: tuple[int, ...] = LAGS) -> list[str]:
-    """Names of the lag columns, lag_1 .. lag_180."""
-    return [f"lag_{k}" for k in lags]
-
-
-def rolling_columns(windows: tuple[int, ...] = ROLLING_WINDOWS) -> list[str]:
-    """Names of the rolling columns, rolling_mean_3, rolling_std_3, ..."""
-    return [f"rolling_{stat}_{w}" for w in windows for stat in ("mean", "std")]
 
 
 def usage_features_sql(

@@ -20,3 +20,61 @@ SELECT * EXCLUDE (scored_at) FROM marts.usage_forecast_accuracy ORDER BY cutoff,
 # the EDA report's inputs
 DAILY_TOTALS = "SELECT metric, ds, quantity, active_accounts FROM features.usage_daily_totals"
 ACCOUNT_DAILY = "SELECT account_id, metric, ds, quantity FROM features.usage_account_daily"
+
+# usage_daily_totals' check: per metric, clean.usage vs the window's totals and per-account rows (params: start, end)
+TOTALS_VS_CLEAN = """
+WITH c AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM clean.usage
+           WHERE usage_date >= $start AND usage_date < $end GROUP BY metric),
+     t AS (SELECT metric, sum(quantity) AS q FROM features.usage_daily_totals
+           WHERE ds >= $start AND ds < $end GROUP BY metric),
+     a AS (SELECT metric, sum(quantity) AS q, count(*) AS n FROM features.usage_account_daily
+           WHERE ds >= $start AND ds < $end GROUP BY metric)
+SELECT c.metric, c.q, coalesce(t.q, 0), coalesce(a.q, 0), c.n, coalesce(a.n, 0)
+FROM c LEFT JOIN t USING (metric) LEFT JOIN a USING (metric) ORDER BY c.metric
+"""
+
+UNOBSERVED_DAYS = """
+SELECT count(DISTINCT ds) FROM features.usage_daily_totals WHERE ds >= $start AND ds < $end AND NOT observed
+"""
+
+
+def lag_check_sql(max_lag: int) -> str:
+    """usage_features' past-only check: the largest gap of lag_1, lag_7 and lag_<max_lag> to the total that
+    many days earlier, and lag_1 values without a day before."""
+    max_lag = int(max_lag)
+    return f"""
+WITH f AS (SELECT * FROM features.usage_features)
+SELECT
+    coalesce(max(abs(f.lag_1 - p1.quantity)), 0) + coalesce(max(abs(f.lag_7 - p7.quantity)), 0)
+      + coalesce(max(abs(f.lag_{max_lag} - pl.quantity)), 0),
+    count(f.lag_1) - count(p1.quantity)
+FROM f
+LEFT JOIN f p1 ON p1.metric = f.metric AND p1.ds = f.ds - 1
+LEFT JOIN f p7 ON p7.metric = f.metric AND p7.ds = f.ds - 7
+LEFT JOIN f pl ON pl.metric = f.metric AND pl.ds = f.ds - {max_lag}
+"""
+
+
+def rolling_check_sql(window: int) -> str:
+    """usage_features' past-only check: the largest gap of rolling_mean_<window> to the mean of the days before."""
+    window = int(window)
+    return f"""
+SELECT coalesce(max(abs(f.rolling_mean_{window} - p.m)), 0)
+FROM features.usage_features f
+JOIN (SELECT a.metric, a.ds, avg(b.quantity) AS m FROM features.usage_features a
+      JOIN features.usage_features b ON b.metric = a.metric AND b.ds BETWEEN a.ds - {window} AND a.ds - 1
+      GROUP BY ALL) p ON p.metric = f.metric AND p.ds = f.ds
+WHERE f.rolling_mean_{window} IS NOT NULL
+"""
+
+
+FEATURES_SPAN = """
+SELECT min(ds), max(ds), count(DISTINCT metric), count(*) FILTER (WHERE is_holiday),
+       count(*) FILTER (WHERE NOT observed)
+FROM features.usage_features
+"""
+
+FEATURES_PREVIEW = """
+SELECT metric, ds, quantity, weekday, is_holiday, lag_1, lag_7, lag_180, rolling_mean_7, rolling_std_7
+FROM features.usage_features WHERE lag_180 IS NOT NULL ORDER BY ds DESC, metric LIMIT 6
+"""
