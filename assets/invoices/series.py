@@ -4,12 +4,10 @@ import dagster as dg
 
 from assets.metadata import table_metadata
 from resources import WarehouseResource
-from revcast.invoices import DAILY_COLUMNS, daily_revenue_sql, revenue_features_sql
+from revcast.invoices import sql
 from revcast.invoices.series import all_minus_countries, ingested_range, series_completeness
+from revcast.invoices.sql import DAILY_TABLE, FEATURES_TABLE
 from revcast.warehouse import replace_where, transaction
-
-DAILY_TABLE = "features.invoice_daily_revenue"
-FEATURES_TABLE = "features.invoice_features"
 
 
 @dg.asset(
@@ -40,7 +38,6 @@ def invoice_daily_revenue(
     """Daily revenue, purchases, unique invoices, unique streams and views per country and for 'all', every
     calendar day of the ingested months (zero days included); cancellations excluded and counted apart. A
     day of a month without any invoice line is observed = false with NULL measures (never a zero)."""
-    columns = ", ".join(DAILY_COLUMNS)
     with warehouse.connect() as con:
         window = ingested_range(con)
         if window is None:
@@ -50,15 +47,13 @@ def invoice_daily_revenue(
             rows = replace_where(
                 con,
                 DAILY_TABLE,
-                f"SELECT {columns} FROM ({daily_revenue_sql('clean.invoices')})",
+                sql.DAILY_REVENUE,
                 key={},
                 params={"start": start, "end": end},
             )
         incomplete = series_completeness(con, start, end, daily=DAILY_TABLE)
         mismatched = all_minus_countries(con, daily=DAILY_TABLE)
-        series, unobserved = con.execute(
-            f"SELECT count(DISTINCT unique_id), count(DISTINCT ds) FILTER (WHERE NOT observed) FROM {DAILY_TABLE}"
-        ).fetchall()[0]
+        series, unobserved = con.execute(sql.DAILY_SERIES_AND_UNOBSERVED_DAYS).fetchall()[0]
         metadata = table_metadata(con, DAILY_TABLE)
     context.log.info(f"invoice_daily_revenue: {rows} rows, {series} series, {start}..{end}")
     checks = [
@@ -113,24 +108,11 @@ def invoice_features(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             rows = replace_where(
                 con,
                 FEATURES_TABLE,
-                f"SELECT * FROM ({revenue_features_sql(DAILY_TABLE)})",
+                sql.INVOICE_FEATURES,
                 key={},
                 params={"start": None, "end": None},
             )
-        problems = con.execute(
-            f"""
-            WITH w AS (SELECT unique_id, count(revenue) OVER (PARTITION BY unique_id ORDER BY ds
-                           RANGE BETWEEN CURRENT ROW AND INTERVAL 29 DAY FOLLOWING) = 30 AS full_30
-                       FROM {DAILY_TABLE}),
-                 d AS (SELECT unique_id, count(*) AS days, count(*) FILTER (WHERE full_30) AS targets
-                       FROM w GROUP BY unique_id),
-                 f AS (SELECT unique_id, count(*) AS n, count(target_revenue_next_30d) AS targets
-                       FROM {FEATURES_TABLE} GROUP BY unique_id)
-            SELECT unique_id, d.days, f.n, f.targets FROM d FULL JOIN f USING (unique_id)
-            WHERE d.days IS DISTINCT FROM f.n OR f.targets IS DISTINCT FROM d.targets
-            ORDER BY unique_id
-            """
-        ).fetchall()
+        problems = con.execute(sql.FEATURES_COVERAGE_PROBLEMS).fetchall()
         metadata = table_metadata(con, FEATURES_TABLE)
     context.log.info(f"invoice_features: {rows} rows")
     check = dg.AssetCheckResult(
