@@ -12,6 +12,7 @@ from assets.invoices import invoice_daily_revenue, invoice_features, invoice_rec
 from assets.usage.features import usage_daily_totals, usage_features
 from revcast.invoices.series import top_countries
 from revcast.invoices.training import training_series as invoice_training_series
+from revcast.usage.features import USAGE_FEATURES
 from revcast.usage.training import training_series as usage_training_series
 from revcast.warehouse import connect
 from tests.conftest import QUIET, SAMPLE_END, SAMPLE_START, make_resources, materialize_range
@@ -190,3 +191,24 @@ def test_cutoff_partition_depends_on_all_history_through_its_last_day(model, fea
     keys = graph.get(dg.AssetKey(history)).partitions_def.get_partition_keys()
     through_cutoff = {k for k in keys if k <= last_key}
     assert len(through_cutoff) > 31 and through_cutoff <= upstream  # every day (month) up to the cutoff
+
+
+def test_lstm_inputs_are_the_feature_tables_lag_columns(usage_features_warehouse):
+    """The LSTM's input window for day d is lag_180 .. lag_1 of d in features.usage_features."""
+    from revcast.forecasting.lstm import lag_windows
+
+    lags = max(USAGE_FEATURES.lags)
+    con = connect(usage_features_warehouse, read_only=True)
+    try:
+        frame = usage_training_series(con, CUTOFF)
+        columns = ", ".join(f"lag_{k}" for k in range(lags, 0, -1))
+        table = con.execute(
+            f"SELECT {columns} FROM features.usage_features WHERE metric = 'api_calls' AND ds <= ? ORDER BY ds",
+            [LAST_DAY],
+        ).fetchnumpy()
+    finally:
+        con.close()
+    y = frame.loc[frame["unique_id"] == "api_calls", "y"].to_numpy()
+    inputs, _ = lag_windows(y, lags, 1)  # row i: the lags days before day i + lags
+    expected = np.column_stack([table[f"lag_{k}"] for k in range(lags, 0, -1)])[lags:]
+    np.testing.assert_array_equal(inputs, expected)
