@@ -1,4 +1,4 @@
-"""Checks every ingest shares: the Great Expectations suite of a clean table and the quarantine budget."""
+"""Checks shared by the groups: a clean table's Great Expectations suite, the quarantine budget, forecast bounds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import dagster as dg
 import duckdb
 
 from expectations import validate_frame, validation_frame
+from revcast.quality import FORECAST_BOUNDS as FORECAST_BOUNDS  # the bound columns every forecast table has
+from revcast.quality import forecast_bound_violations, ingest_audit, worst_quarantined_files
 from revcast.settings import settings
-from revcast.warehouse import column_name, table_name
 
 
 def expectations_check(
@@ -58,29 +59,13 @@ def quarantine_share_check(
     whole lines: a 17-line day may quarantine one line, a 380-line day four. Row accounting is checked too.
     """
     threshold = settings().quarantine_threshold
-    quarantine_table = table_name(quarantine_table or f"quarantine.{asset}")
-    rows = con.execute(
-        """
-        SELECT partition_key, arg_max(lines_read, finished_at), arg_max(lines_quarantined, finished_at),
-               bool_and(lines_read = lines_clean + lines_quarantined)
-        FROM audit.ingest_runs WHERE source = ? AND partition_key IN (SELECT unnest(?))
-        GROUP BY partition_key ORDER BY partition_key
-        """,
-        [source, keys],
-    ).fetchall()
+    rows = ingest_audit(con, source, keys)
     over = [k for k, read, bad, _ in rows if bad > math.ceil(threshold * read)]
     unbalanced = [k for k, *_, ok in rows if not ok]
     read, bad = sum(r[1] for r in rows), sum(r[2] for r in rows)
     problems = []
     if over:
-        worst = con.execute(
-            f"""
-            SELECT source_file, count(*) AS lines, list(DISTINCT split_part(reason, ';', 1))[1:3] AS reasons
-            FROM {quarantine_table} WHERE partition_key IN (SELECT unnest(?))
-            GROUP BY source_file ORDER BY lines DESC, source_file LIMIT 5
-            """,
-            [over],
-        ).fetchall()
+        worst = worst_quarantined_files(con, quarantine_table or f"quarantine.{asset}", over)
         files = "; ".join(f"{f}: {n} lines quarantined ({', '.join(r)})" for f, n, r in worst)
         problems.append(f"{len(over)} partition(s) over the {threshold:.1%} quarantine budget: {files}")
     if unbalanced:
@@ -104,9 +89,6 @@ def quarantine_share_check(
             "max_partition_share": float(max(shares, default=0.0)),
         },
     )
-
-
-FORECAST_BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
 
 
 def forecast_bound_check_specs(asset: str, prefix: str, point: str) -> list[dg.AssetCheckSpec]:
@@ -141,18 +123,7 @@ def forecast_bound_checks(
     clipped: int,
 ) -> list[dg.AssetCheckResult]:
     """Count the cutoff's rows with a NaN, a negative value or unordered bounds, and judge each."""
-    table, point = table_name(table), column_name(point)
-    values = ", ".join((point, *FORECAST_BOUNDS))
-    nan_rows, negative_rows, unordered_rows = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE {" OR ".join(f"isnan({c})" for c in (point, *FORECAST_BOUNDS))}),
-               count(*) FILTER (WHERE least({values}) < 0),
-               count(*) FILTER (WHERE NOT (lo_95 <= lo_80 AND lo_80 <= {point} AND {point} <= hi_80
-                                           AND hi_80 <= hi_95))
-        FROM {table} WHERE cutoff = ?
-        """,
-        [cutoff],
-    ).fetchall()[0]
+    nan_rows, negative_rows, unordered_rows = forecast_bound_violations(con, table, point, cutoff)
 
     def result(name: str, counted: str, bad: int, **extra) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
