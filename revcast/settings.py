@@ -42,6 +42,8 @@ class Settings:
     # None: predictions.duckdb next to the warehouse
     prediction_log: str | None = field(default=None, metadata=_env("REVCAST_PREDICTION_LOG"))
     max_horizon_days: int = field(default=365, metadata=_env("REVCAST_MAX_HORIZON_DAYS"))
+    # 1: tournaments backtest in-process; more: on a local pool of that many processes
+    workers: int = field(default=1, metadata=_env("REVCAST_WORKERS"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -1,6 +1,7 @@
 """invoice_revenue_models and invoice_revenue_forecasts: the shared tournament on daily revenue per country,
 scored on 30-day sums, and the next-30-days revenue per series with 80/95% intervals."""
 
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -12,55 +13,72 @@ from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
     SeasonalNaive,
+    StatsForecastModel,
+    WindowTotal,
     apply_calibration,
     clip_at_zero,
     factors_from_parameters,
     load_forecaster,
 )
+from revcast.forecasting.engine import local_executor
 from revcast.invoices.models import (
+    COUNTRY_CODES,
     WINDOW,
-    DenseETS,
-    HolidaySARIMAX,
     PreviousDays,
-    RevenueFeatureNet,
     SameDaysLastYear,
+    revenue_net,
     thirty_day_scores,
     thirty_day_sums,
     window_total,
 )
 from revcast.invoices.training import training_series
+from revcast.settings import settings
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
 from revcast.training import gap_report
 from revcast.warehouse import replace_with_frame
 
 DOMAIN = "invoices"
 BASELINE = "previous_30_days"
-FALLBACKS = ("previous_30_days", "same_30_days_last_year", "seasonal_naive")
+COMBINED = ("auto_ets", "auto_theta", "window_total")
 
 
 class InvoiceModelsConfig(dg.Config):
     """Tournament settings: series = the top `countries` by revenue in the training window plus 'all'."""
 
     countries: int = 10
-    n_folds: int = 3
+    n_windows: int = 12  # one rolling origin per month over the last year
     fold_step: int = 30
-    max_zero_share: float = 0.5
+    margin: float = 0.05  # a challenger must beat previous_30_days' MASE by this share to be published
+    max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
+    models: list[str] | None = None
     force_champion: str | None = None
 
 
 def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> dict:
-    """Seed-002 baselines, seasonal naive, statsmodels ETS and SARIMAX (holidays, yearly terms), the TF net."""
-    yearly = daily["ds"].nunique() >= 730
-    z = cfg.max_zero_share
-    return {
+    """Seed-002 baselines, seasonal naive, AICc-selected ETS/ARIMA (holidays, yearly terms), Theta, MSTL,
+    intermittent-demand models, 30-day totals forecast directly, and the TF net (restricted to cfg.models)."""
+    codes = {uid: COUNTRY_CODES.get(uid) for uid in daily["unique_id"].unique() if COUNTRY_CODES.get(uid)}
+    entries = {
         "previous_30_days": PreviousDays,
         "same_30_days_last_year": SameDaysLastYear,
-        "seasonal_naive": lambda: SeasonalNaive(season=7),
-        "ets": lambda: DenseETS(max_zero_share=z, season=7),
-        "sarimax": lambda: HolidaySARIMAX(yearly=yearly, max_zero_share=z),
-        "revenue_net": lambda: RevenueFeatureNet(epochs=cfg.net_epochs, max_zero_share=z).with_exog(daily),
+        "seasonal_naive": functools.partial(SeasonalNaive, season=7),
+        "auto_ets": functools.partial(StatsForecastModel, "auto_ets"),
+        "auto_arima": functools.partial(StatsForecastModel, "auto_arima", country=codes),
+        "auto_theta": functools.partial(StatsForecastModel, "auto_theta"),
+        "mstl": functools.partial(StatsForecastModel, "mstl"),
+        "croston_sba": functools.partial(StatsForecastModel, "croston_sba"),
+        "tsb": functools.partial(StatsForecastModel, "tsb"),
+        "window_total": functools.partial(WindowTotal, window=WINDOW),
+        "revenue_net": functools.partial(
+            revenue_net, daily, epochs=cfg.net_epochs, max_zero_share=cfg.max_zero_share
+        ),
     }
+    keep = set(cfg.models or entries) | {BASELINE}
+    unknown = keep - set(entries)
+    if unknown:
+        raise ValueError(f"unknown invoice models {sorted(unknown)}; choose from {sorted(entries)}")
+    return {name: make for name, make in entries.items() if name in keep}
 
 
 @dg.asset(
@@ -87,8 +105,9 @@ def invoice_revenue_models(
     warehouse: WarehouseResource,
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
-    """30-day revenue tournament per top country and 'all' (seed-002 baselines, ETS, SARIMAX, TF net) scored on
-    30-day sums; sparse countries fall back to a baseline (recorded in models.registry.fallback_reason)."""
+    """30-day revenue tournament per top country and 'all', scored on 30-day sums at monthly rolling origins over
+    the last year; previous_30_days is published unless a challenger beats its MASE by the margin (the reason
+    is in models.registry.fallback_reason)."""
     import tensorflow  # noqa: F401 - imported here so the code location loads fast
 
     cutoff, last_day = cutoff_of(context)
@@ -104,15 +123,17 @@ def invoice_revenue_models(
         daily.rename(columns={"revenue": "y"})[["unique_id", "ds", "y"]],
         invoice_model_factories(config, daily),
         h=WINDOW,
-        n_folds=config.n_folds,
+        n_windows=config.n_windows,
         step=config.fold_step,
         artifact_dir=model_store.artifact_dir,
         baseline=BASELINE,
-        fallbacks=FALLBACKS,
+        combine=COMBINED,
+        margin=config.margin,
         scorer=thirty_day_scores,
         calibration_frame=thirty_day_sums,
         force_champion=config.force_champion,
         run_id=context.run_id,
+        executor=local_executor(settings().workers),
     )
     with warehouse.connect() as con:
         written = write_tournament(con, t)
