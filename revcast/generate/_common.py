@@ -163,14 +163,50 @@ def array_bytes(lines: pa.Array) -> bytes:
     return bytes(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
 
 
+# ---------------------------------------------------------------- real-world export variants
+
+BOM_SHARE, QUOTED_SHARE, CRLF_SHARE = 0.03, 0.03, 0.02  # of the files of a daily source
+
+
+def variants_rng(rng: np.random.Generator) -> np.random.Generator:
+    """A generator for export variants, independent of `rng`'s draws (which it leaves as they are)."""
+    return np.random.Generator(rng.bit_generator.jumped())
+
+
+def quote_all(text: bytes) -> bytes:
+    """Every field in double quotes (inner quotes doubled), as spreadsheet exports write them; empty stays empty."""
+    out = []
+    for line in text.decode("utf-8").split("\n"):
+        fields = line.split(",") if line else []
+        out.append(",".join('"' + f.replace('"', '""') + '"' if f else "" for f in fields))
+    return "\n".join(out).encode("utf-8")
+
+
+def file_variants(rng: np.random.Generator, n_files: int) -> Callable[[int, bytes], bytes]:
+    """Per file, at realistic rates: a UTF-8 byte-order mark, every field quoted, CRLF line ends."""
+    draws = rng.random((n_files, 3))
+    bom, quoted, crlf = draws[:, 0] < BOM_SHARE, draws[:, 1] < QUOTED_SHARE, draws[:, 2] < CRLF_SHARE
+
+    def finish(k: int, data: bytes) -> bytes:
+        data = quote_all(data) if quoted[k] else data
+        data = data.replace(b"\n", b"\r\n") if crlf[k] else data
+        return b"\xef\xbb\xbf" + data if bom[k] else data
+
+    return finish
+
+
 def write_groups(
     out: Path,
     paths: Sequence[str],
     header: str,
     group: np.ndarray,
     format_lines: Callable[[slice], pa.Array],
+    finish: Callable[[int, bytes], bytes] | None = None,
 ) -> None:
-    """Write one CSV per group; rows are sorted by group and formatted chunk by chunk as newline-terminated lines."""
+    """Write one CSV per group; rows are sorted by group and formatted chunk by chunk as newline-terminated lines.
+
+    `finish(k, data)` turns file k's bytes into their exported form (see `file_variants`).
+    """
     bounds = np.searchsorted(group, np.arange(len(paths) + 1), side="left")
     head = header.encode()
     g = 0
@@ -182,7 +218,7 @@ def write_groups(
         lo, hi = int(bounds[g]), int(bounds[g_end])
         lines = format_lines(slice(lo, hi)) if hi > lo else pa.array([], pa.string())
         for k in range(g, g_end):
-            write_bytes(
-                out / paths[k], head + array_bytes(lines[int(bounds[k]) - lo : int(bounds[k + 1]) - lo])
-            )
+            data = head + array_bytes(lines[int(bounds[k]) - lo : int(bounds[k + 1]) - lo])
+            write_bytes(out / paths[k], finish(k, data) if finish is not None else data)
+
         g = g_end

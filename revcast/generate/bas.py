@@ -20,10 +20,12 @@ from revcast.generate._common import (
     allocate_bad,
     count_by_file,
     day_range,
+    file_variants,
     fixed_str,
     int_str,
     join,
     replace_at,
+    variants_rng,
     with_duplicates,
     write_bytes,
     write_groups,
@@ -35,6 +37,9 @@ SIMPLEBAS_HEADER = ",".join(SIMPLEBAS_COLUMNS)
 FULLBAS_BAD_KINDS = ("malformed_timestamp", "negative_runtime", "duplicate_row")
 SIMPLEBAS_BAD_KINDS = ("malformed_timestamp", "duplicate_row")
 SYDNEY = ZoneInfo("Australia/Sydney")
+NO_SIGNUP_SHARE = 0.08  # organisations whose (optional) signupdateutc is empty
+BOTH_CHANNELS_SHARE = 0.1  # partner organisations whose channel type is "Accountant, Bookkeeper"
+EMPTY_CODES_SHARE = 0.005  # Full BAS lines with empty (optional) versioncode and countrycode
 
 STATUSES = (("Active", 0.88), ("Deleted", 0.07), ("Suspended", 0.05))
 TAX_PERIODS = (
@@ -227,15 +232,33 @@ def simulate_runs(rng: np.random.Generator, orgs: dict, start: date, end: date) 
     }  # fmt: skip
 
 
+def _card_field(value: str) -> str:
+    """A card value as a BI tool exports it: text in double quotes (inner quotes doubled), numbers and empty bare."""
+    if value == "" or value.replace(".", "", 1).isdigit():
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
 def _orgcard_csv(
-    rng: np.random.Generator, orgs: dict, guids: list[str], shortcodes: list[str]
-) -> tuple[str, int]:
-    """orgcard.csv text (known orgs, sorted by organisationid) and its row count."""
+    rng: np.random.Generator,
+    orgs: dict,
+    guids: list[str],
+    shortcodes: list[str],
+    variants: np.random.Generator,
+) -> tuple[str, int, int]:
+    """orgcard.csv text (known orgs, sorted by organisationid), its row count and how many lack a signup date.
+
+    As real cards are: deleteddateutc empty for an organisation never deleted, signupdateutc sometimes empty,
+    a channel type with a comma in it, text quoted, a UTF-8 byte-order mark (see `_card_field`).
+    """
     n = int(orgs["n_known"])
+    no_signup = variants.random(n) < NO_SIGNUP_SHARE
+    both_channels = variants.random(n) < BOTH_CHANNELS_SHARE
     status = np.array([s[0] for s in STATUSES])[orgs["status"][:n]]
     created = _stamp(orgs["created"][:n], orgs["created_ms"][:n])
     deleted = _stamp(np.maximum(orgs["deleted"][:n], 0), orgs["deleted_ms"][:n])
     channel = np.where(orgs["partner"][:n], np.where(rng.random(n) < 0.7, "Accountant", "Bookkeeper"), "None")
+    channel = np.where(orgs["partner"][:n] & both_channels, "Accountant, Bookkeeper", channel)
     basis = np.array(["Accruals", "Cash", "None"])[rng.choice(3, n, p=[0.55, 0.35, 0.10])]
     income = np.array(["Australian Quarterly Installment (Option 1)", "Australian Quarterly Installment (Option 2)",
                        "None"])[rng.choice(3, n, p=[0.25, 0.10, 0.65])]  # fmt: skip
@@ -246,15 +269,21 @@ def _orgcard_csv(
         period_name = TAX_PERIODS[orgs["period"][i]][0]
         row = (
             guids[i].upper(), str(orgs["shard"][i]), shortcodes[i], status[i],
-            created[i], str(np.datetime64(int(orgs["signup"][i]), "D")) + " 00:00:00", PRODUCTS[orgs["product"][i]][0],
-            deleted[i] if orgs["deleted"][i] >= 0 else "None", "Partner" if orgs["partner"][i] else "Online",
+            created[i], "" if no_signup[i] else str(np.datetime64(int(orgs["signup"][i]), "D")) + " 00:00:00",
+            PRODUCTS[orgs["product"][i]][0],
+            deleted[i] if orgs["deleted"][i] >= 0 else "", "Partner" if orgs["partner"][i] else "Online",
             channel[i], basis[i], period_name, "None" if period_name == "None" else "Australian GST", income[i],
             provisional[i], str(int(orgs["managed"][i])), str(int(orgs["paying"][i])), "AU",
             str(int(orgs["own_users"][i])), str(int(practice_staff[i])), str(int(orgs["trial"][i])),
         )  # fmt: skip
-        rows.append(",".join(row))
+        rows.append(row)
     rows.sort()
-    return ",".join(ORGCARD_COLUMNS) + "\n" + "".join(r + "\n" for r in rows), n
+    lines = [",".join(_card_field(v) for v in row) for row in rows]
+    return (
+        "\ufeff" + ",".join(ORGCARD_COLUMNS) + "\n" + "".join(r + "\n" for r in lines),
+        n,
+        int(no_signup.sum()),
+    )
 
 
 def _shortcodes(rng: np.random.Generator, n: int) -> list[str]:
@@ -280,11 +309,12 @@ def generate_bas(
     out: Path, rng: np.random.Generator, accounts: int, start: date, end: date, bad_share: float
 ) -> DomainResult:
     """Write orgcard.csv and one fullbas and one simplebas CSV per UTC day; returns what was written."""
+    variants = variants_rng(rng)
     orgs = simulate_orgs(rng, accounts, start, end)
     n_orgs, n_known = len(orgs["status"]), int(orgs["n_known"])
     guids, shortcodes = _guids(rng, n_orgs), _shortcodes(rng, n_orgs)
     users = _guids(rng, int(orgs["n_users"]))
-    card, card_rows = _orgcard_csv(rng, orgs, guids, shortcodes)
+    card, card_rows, no_signup = _orgcard_csv(rng, orgs, guids, shortcodes, variants)
     write_bytes(out / "bas/orgcard.csv", card.encode())
 
     runs = simulate_runs(rng, orgs, start, end)
@@ -295,6 +325,7 @@ def generate_bas(
     order = np.lexsort((runs["user"], runs["org"], runs["utc_1e4"]))
     order = order[keep[order]]
     res = DomainResult(files=["bas/orgcard.csv"], rows={"bas.orgcard": card_rows})
+    res.flagged["bas.orgcard"]["empty_signupdateutc"] = no_signup
 
     # orgid rendering: mostly lower case, some upper, some mixed (per org pattern)
     org_lower = pa.array(guids)
@@ -327,8 +358,15 @@ def generate_bas(
             neg = kinds == kinds_t.index("negative_runtime")
             runtime[bad_rows[neg]] = -runtime[bad_rows[neg]]
             level = pa.array(np.where(np.abs(runtime) > 15.0, "WARN", "INFO"))
+            # optional version and country codes left empty on a few good lines
+            empty = np.zeros(len(idx), dtype=bool)
+            empty[np.nonzero(variants.random(len(idx)) < EMPTY_CODES_SHARE)[0]] = True
+            empty[bad_rows] = False
+            res.flagged[f"bas.{name}"]["empty_versioncode_countrycode"] = int(empty.sum())
+            version = pa.array(np.where(empty, "", "VERSION/AU"))
+            country = pa.array(np.where(empty, "", "CNTRY/AU"))
             cols = [day_strings.take(pa.array(group)), timestring, level, user_col, org_col, "ActivityStatement",
-                    "VERSION/AU", "CNTRY/AU", fixed_str(runtime, 6)]  # fmt: skip
+                    version, country, fixed_str(runtime, 6)]  # fmt: skip
             header = FULLBAS_HEADER
         else:
             code_col = pa.array(shortcodes).take(pa.array(org_idx))
@@ -341,7 +379,8 @@ def generate_bas(
         lines = join([join(cols, ","), ""], "\n")
         take = with_duplicates(rng, group, bad_rows[dup])
         lines, group_out = lines.take(pa.array(take)), group[take]
-        write_groups(out, paths, header + "\n", group_out, lambda s, lines=lines: lines[s])
+        write_groups(out, paths, header + "\n", group_out, lambda s, lines=lines: lines[s],
+                     file_variants(variants, len(paths)))  # fmt: skip
         source = f"bas.{name}"
         res.files.extend(paths)
         res.rows[source] = len(take)

@@ -17,10 +17,12 @@ from revcast.generate._common import (
     day_numbers,
     day_of_year,
     day_range,
+    file_variants,
     fixed_str,
     int_str,
     join,
     replace_at,
+    variants_rng,
     with_duplicates,
     write_groups,
 )
@@ -35,6 +37,7 @@ BAD_KINDS = (
 )
 WEEKLY_API = np.array([1.0, 1.06, 1.07, 1.04, 0.93, 0.46, 0.38])  # Mon..Sun
 _NON_NUMERIC = ("abc", "12..5", "1.2.3", "twelve", "#VALUE!")
+UNMEASURED_STORAGE_SHARE = 0.002  # lines whose (optional) storage column is empty
 
 
 def account_ids(accounts: int) -> list[str]:
@@ -117,7 +120,8 @@ def generate_usage(
     bad_share: float,
     profile: str = "kind",
 ) -> DomainResult:
-    """Write one usage CSV per day with the injected bad rows; returns what was written."""
+    """Write one usage CSV per day with the injected bad rows and export variants; returns what was written."""
+    variants = variants_rng(rng)
     days = day_range(start, end)
     sim = simulate_usage(rng, accounts, days, profile)
     day_idx, acc_idx = np.nonzero(sim["active"])  # day-major, accounts sorted inside a day
@@ -153,12 +157,19 @@ def generate_usage(
         [_malformed_date(days[d], p) for d, p in zip(day_idx[rows], pick[kinds == 4], strict=True)],
     )
 
+    # a storage reading that was not taken (an empty optional field), never on a line that is bad already
+    unmeasured = np.setdiff1d(
+        np.nonzero(variants.random(len(day_idx)) < UNMEASURED_STORAGE_SHARE)[0], bad_rows
+    )
+    storage_col = replace_at(storage_col, unmeasured, [""] * len(unmeasured))
+
     lines = join([join([date_col, cust_col, api_col, storage_col], ","), ""], "\n")
     order = with_duplicates(rng, day_idx, bad_rows[kinds == 2])
     lines, group = lines.take(pa.array(order)), day_idx[order]
-    write_groups(out, paths, HEADER + "\n", group, lambda s: lines[s])
+    write_groups(out, paths, HEADER + "\n", group, lambda s: lines[s], file_variants(variants, len(paths)))
 
     res = DomainResult(files=paths, rows={"usage": len(order)})
+    res.flagged["usage"]["empty_storage"] = len(unmeasured)
     res.bad["usage"].update({k: int((kinds == i).sum()) for i, k in enumerate(BAD_KINDS)})
     res.bad_by_file.update(count_by_file(paths, day_idx[bad_rows], BAD_KINDS, kinds))
     return res

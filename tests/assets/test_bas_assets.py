@@ -179,7 +179,8 @@ def test_orgcard_sensor_and_refresh_relink_loaded_runs(sample_landing, tmp_path)
     ]
     card = (landing / "bas/orgcard.csv").read_text().splitlines()
     (landing / "bas/orgcard.csv").write_text(
-        "\n".join(line for line in card if not line.lower().startswith(known)) + "\n"
+        "\n".join(line for line in card if not line.lower().lstrip('"').startswith(known))
+        + "\n"  # ids quoted
     )
     changed = bas_orgcard_sensor(
         dg.build_sensor_context(cursor=first.cursor, resources={"landing": resources["landing"]})
