@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from revcast.formats import USAGE_LONG_COLUMNS, USAGE_WIDE_COLUMNS
+from revcast.formats import USAGE_LONG_COLUMNS, USAGE_LONG_OPTIONAL, USAGE_WIDE_COLUMNS
 from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, read_records, split_header
 
 PARSER_VERSION = "usage/2"  # 2: RFC 4180 records, empty optional fields
@@ -23,7 +23,7 @@ DATE_COLUMN, ACCOUNT_COLUMN = "date", "customer_id"
 WIDE_METRICS = dict(zip(USAGE_WIDE_COLUMNS[2:], [("api_calls", "calls"), ("storage_gb", "GB")], strict=True))
 WIDE_COLUMNS = list(USAGE_WIDE_COLUMNS)
 LONG_COLUMNS = list(USAGE_LONG_COLUMNS)
-LONG_OPTIONAL = ["tags"]
+LONG_OPTIONAL = list(USAGE_LONG_OPTIONAL)
 COUNTED_METRICS = {"api_calls"}  # whole-number metrics
 MISSING_ACCOUNT_TOKENS = ["", "null", "none", "nan", "n/a", "na", "unknown"]
 CLEAN_SCHEMA = pa.schema(
@@ -82,13 +82,14 @@ _FIELD = "nullif(trim(fields[{}]), '')"  # an empty field is NULL: "missing" whe
 
 # Shared rules, written once: a valid ISO date equal to the partition day, and a known account.
 _DATE_RULES = """
-    CASE WHEN n_fields = {n} AND date_txt IS NULL THEN 'missing date' END,
+    CASE WHEN n_fields = {n} AND date_txt IS NULL THEN 'missing {date}' END,
     CASE WHEN n_fields = {n} AND date_txt IS NOT NULL AND usage_date IS NULL
          THEN format('malformed date ''{{}}'' (expected YYYY-MM-DD)', date_txt) END,
     CASE WHEN usage_date IS NOT NULL AND usage_date <> partition_date
          THEN format('usage date {{}} is outside partition {{}}', usage_date, partition_date) END,
-    CASE WHEN n_fields = {n} AND lower(coalesce(account_txt, '')) IN (SELECT unnest($missing))
-         THEN format('unknown account id ''{{}}''', coalesce(account_txt, '')) END
+    CASE WHEN n_fields = {n} AND account_txt IS NULL THEN 'missing {account}' END,
+    CASE WHEN n_fields = {n} AND lower(account_txt) IN (SELECT unnest($missing))
+         THEN format('unknown account id ''{{}}''', account_txt) END
 """
 
 
@@ -119,7 +120,7 @@ def _wide_sql(layout: UsageLayout) -> tuple[str, str, str]:
             _quantity_rules("api_value", "api_txt", api_col, "TRUE"),
             _quantity_rules("gb_value", "gb_txt", gb_col, "FALSE"),
         ]
-    ).format(n=layout.n_fields)
+    ).format(n=layout.n_fields, date=DATE_COLUMN, account=ACCOUNT_COLUMN)
     key = "account_txt, usage_date"
     long_rows = f"""
         SELECT account_txt AS account_id, '{api_metric}' AS metric, usage_date, api_value AS quantity,
@@ -149,8 +150,9 @@ def _long_sql(layout: UsageLayout) -> tuple[str, str, str]:
                 "quantity_value", "quantity_txt", "quantity", "metric_txt IN (SELECT unnest($counted))"
             ),
         ]
-    ).format(n=layout.n_fields)
+    ).format(n=layout.n_fields, date="usage_date", account="account_id")
     key = "account_txt, metric_txt, usage_date"
+
     long_rows = """
         SELECT account_txt AS account_id, metric_txt AS metric, usage_date, quantity_value AS quantity,
                unit_txt AS unit, source_file, line_number FROM accepted"""

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from revcast import formats
 from revcast.formats import FULLBAS_COLUMNS, ORGCARD_COLUMNS, USAGE_WIDE_COLUMNS
-from revcast.ingest.bas import parse_fullbas, parse_orgcard
+from revcast.ingest.bas import parse_fullbas, parse_orgcard, parse_simplebas
 from revcast.ingest.core import RawFileError, read_records
 from revcast.ingest.usage import parse_usage
 
@@ -29,6 +30,44 @@ def card_line(
         "nonpracticestaffusers": "2", "practicestaffusers": "", "trialflag": "0",
     }  # fmt: skip
     return ",".join(values[c] for c in ORGCARD_COLUMNS)
+
+
+# source -> (columns, optional columns, a valid line by column, parser over one partition, its key)
+VALID = {
+    "usage_wide": (
+        USAGE_WIDE_COLUMNS, formats.USAGE_WIDE_OPTIONAL, [DAY, "C1", "3", "1.5"], parse_usage, DAY,
+    ),
+    "usage_long": (
+        formats.USAGE_LONG_COLUMNS, (), ["A1", "cpu", DAY, "2.5", "vCPU-h"], parse_usage, DAY,
+    ),
+    "fullbas": (
+        FULLBAS_COLUMNS, formats.FULLBAS_OPTIONAL,
+        ["2022-03-01", "01:02:03.4567Z", "INFO", USER, ORG, "ActivityStatement", "VERSION/AU", "CNTRY/AU", "1.5"],
+        parse_fullbas, "2022-03-01",
+    ),
+    "simplebas": (
+        formats.SIMPLEBAS_COLUMNS, formats.SIMPLEBAS_OPTIONAL, [USER, "!QddkQ", "2022", "2", "2022-03-01 01:00:00"],
+        parse_simplebas, "2022-03-01",
+    ),
+    "orgcard": (ORGCARD_COLUMNS, formats.ORGCARD_OPTIONAL, None, parse_orgcard, "snapshot"),
+}  # fmt: skip
+CASES = [(source, column) for source, (columns, *_) in VALID.items() for column in columns]
+
+
+@pytest.mark.parametrize("source, column", CASES, ids=[f"{s}-{c}" for s, c in CASES])
+def test_every_column_is_required_or_optional_as_documented(tmp_path: Path, source: str, column: str) -> None:
+    """An empty optional value loads (as NULL); an empty required value quarantines the line as 'missing <column>'."""
+    columns, optional, valid, parse, key = VALID[source]
+    values = dict(zip(columns, valid or card_line(1).split(","), strict=True))
+    values[column] = ""
+    path = tmp_path / f"{source}.csv"
+    path.write_text(",".join(columns) + "\n" + ",".join(values[c] for c in columns) + "\n")
+    batch = parse([(key, [path])])
+    batch.check_accounting()
+    if column in optional:
+        assert batch.quarantine.num_rows == 0, batch.quarantine.to_pylist()
+    else:
+        assert f"missing {column}" in batch.quarantine.to_pylist()[0]["reason"].split("; ")
 
 
 def test_orgcard_with_empty_optional_fields_loads_whole(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ CORPUS = {
     ),
     "unknown_account": (
         f"{HEADER}\n{DAY},,3,1.0\n{DAY},null,3,1.0\n{DAY},C2,4,2.5\n",
-        (1, ["unknown account id ''", "unknown account id 'null'"]),
+        (1, ["missing customer_id", "unknown account id 'null'"]),
     ),
     "date_outside_partition": (
         f"{HEADER}\n2021-03-02,C1,3,1.0\n{DAY},C2,4,2.5\n",
