@@ -6,6 +6,7 @@ import json
 import dagster as dg
 
 from assets.partitions import contiguous_ranges, cutoff_partitions, daily_partitions, range_tags
+from assets.subscriptions.automation import PLAN_ASSETS as SUBSCRIPTION_PLAN_ASSETS
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
@@ -28,8 +29,14 @@ nightly_schedule = dg.build_schedule_from_partitioned_job(
     description="Every night at 02:00: ingest yesterday's exports and its usage totals.",
 )
 
-# usage and invoice models and forecasts share the cutoff partitions
-RETRAIN_ASSETS = ("usage_models", "usage_forecasts", "invoice_revenue_models", "invoice_revenue_forecasts")
+# usage and invoice models and forecasts, and the subscription revenue plan, share the cutoff partitions
+RETRAIN_ASSETS = (
+    "usage_models",
+    "usage_forecasts",
+    "invoice_revenue_models",
+    "invoice_revenue_forecasts",
+    *SUBSCRIPTION_PLAN_ASSETS,
+)
 
 monthly_retrain_job = dg.define_asset_job(
     "monthly_retrain_job",

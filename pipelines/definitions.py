@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import bas, invoices, usage
+from assets import bas, invoices, subscriptions, usage
 from pipelines import automation
 from resources import default_resources
 
@@ -10,6 +10,7 @@ defs = dg.Definitions.merge(
     usage.defs,
     bas.defs,
     invoices.defs,
+    subscriptions.defs,
     automation.defs,
     dg.Definitions(resources=default_resources()),
 )

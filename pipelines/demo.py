@@ -27,6 +27,9 @@ LANDING_INPUTS = {
     "simplebas_runs": "simplebas",
     "invoice_records": "invoices",
     "organisations": "bas/orgcard.csv",
+    "subscription_installs": "subscriptions/installs.csv",
+    "subscription_purchases": "subscriptions/recurrent.csv",
+    "subscription_plan": "subscriptions/plan.yaml",
 }
 
 

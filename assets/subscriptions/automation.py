@@ -1,0 +1,28 @@
+"""Subscriptions automation: the nightly reload of the snapshot exports (unchanged files are skipped)."""
+
+import dagster as dg
+
+INGEST_ASSETS = ("subscription_installs", "subscription_purchases", "subscription_plan")
+# the cutoff assets, retrained and re-planned by the monthly retrain job
+PLAN_ASSETS = (
+    "subscription_installs_models",
+    "subscription_installs_forecasts",
+    "subscription_retention",
+    "subscription_new_revenue",
+    "subscription_recurrent_revenue",
+    "subscription_revenue_plan",
+    "subscription_plan_report",
+)
+
+subscription_ingest_job = dg.define_asset_job(
+    "subscription_ingest_job",
+    selection=dg.AssetSelection.assets(*INGEST_ASSETS),
+    description="Reload installs.csv and recurrent.csv when they changed, and validate plan.yaml.",
+)
+
+subscription_ingest_schedule = dg.ScheduleDefinition(
+    name="subscription_ingest_schedule",
+    job=subscription_ingest_job,
+    cron_schedule="15 2 * * *",
+    description="Every night at 02:15: the subscription exports (snapshot files; unchanged ones are skipped).",
+)
