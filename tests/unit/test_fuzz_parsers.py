@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-
 from hypothesis import strategies as st
 
 from revcast import formats
