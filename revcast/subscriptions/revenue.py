@@ -157,6 +157,7 @@ def recurrent_revenue(
     with the renewal ratio of the cycle it leaves. Revenue = renewals x price x commission (later-years rate
     from the 13th month on). Bounds come from the new purchases' bounds (history has none).
     """
+    plan.check_products(history)
     hist = history.assign(ds=pd.to_datetime(history["purchase_date"]))
     hist = hist[hist["ds"] <= pd.Timestamp(history_end)]
     next_due = add_months(hist["ds"].to_numpy(), hist["duration"].to_numpy())
