@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from assets import bas, invoices, usage
+from assets import bas, invoices, subscriptions, usage
 from pipelines.definitions import defs
 from resources import default_resources
 
@@ -16,6 +16,13 @@ def test_definitions_load():
         "nightly_refresh_schedule",
         "monthly_retrain_schedule",
         "bas_marts_schedule",
+        "subscription_ingest_schedule",
+    }
+    retrain = defs.resolve_job_def("monthly_retrain_job")
+    assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} >= {
+        "subscription_installs_models",
+        "subscription_revenue_plan",
+        "subscription_plan_report",
     }
     nightly = defs.resolve_job_def("daily_ingest_job")
     assert {k.to_user_string() for k in nightly.asset_layer.executable_asset_keys} >= {
@@ -26,7 +33,9 @@ def test_definitions_load():
     }
 
 
-@pytest.mark.parametrize("group", [usage, bas, invoices], ids=["usage", "bas", "invoices"])
+@pytest.mark.parametrize(
+    "group", [usage, bas, invoices, subscriptions], ids=["usage", "bas", "invoices", "subscriptions"]
+)
 def test_each_group_loads_on_its_own(group):
     """A group's Definitions (assets, checks, its own jobs, schedules, sensors) needs only the resources."""
     dg.Definitions.validate_loadable(
