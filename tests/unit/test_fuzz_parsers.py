@@ -24,6 +24,7 @@ from revcast.ingest.bas import parse_fullbas, parse_orgcard, parse_simplebas
 from revcast.ingest.core import RawFileError, read_records
 from revcast.ingest.usage import parse_usage
 from revcast.invoices.ingest import InvoiceFileError, parse_invoice_partitions
+from revcast.subscriptions.ingest import INSTALLS_COLUMNS, PURCHASES_COLUMNS, parse_installs, parse_purchases
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DAY = "2022-03-01"
@@ -45,7 +46,11 @@ SOURCES = {
                                           ["Partner"], ["Accountant, Bookkeeper"], ["Cash"], ["None"], ["GST"],
                                           ["None"], [""], ["1", "2"], ["0", "1"], ["AU"], ["2"], ["6", ""], ["0"]],
                 parse_orgcard, "snapshot"),
+    "installs": (INSTALLS_COLUMNS, [[DAY, "2022-03-02"], ["3"], ["0", "-1"], ["12", ""]], parse_installs, "snapshot"),
+    "purchases": (PURCHASES_COLUMNS, [[DAY], ["iOS"], ["1month_trial"], ["1", "12", "6"], ["1", "0"], ["4"]],
+                  parse_purchases, "snapshot"),
 }  # fmt: skip
+
 
 TEXT = st.text(
     alphabet=st.one_of(
