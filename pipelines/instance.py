@@ -28,8 +28,18 @@ BLOCKED_CLAIM_WAIT_SECONDS = 1.0  # how long a blocked claim waits before the ex
 RECOVERY_INTERVAL_SECONDS = 5.0  # how often, per pool, a blocked claim looks for dead slot holders
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists on this machine and is not a zombie (killed, not yet reaped)."""
+def _boot_time() -> float | None:
+    """This machine's boot time (epoch seconds), from /proc/stat; None where there is no /proc."""
+    try:
+        with open("/proc/stat") as stat:
+            return next(float(line.split()[1]) for line in stat if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def pid_alive(pid: int, logged_at: float | None = None) -> bool:
+    """Whether the process that logged `pid` (at `logged_at`) still runs: it exists, is not a zombie (killed,
+    not yet reaped) and, where /proc tells, did not start after it logged (a reused pid, e.g. after a reboot)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -38,20 +48,27 @@ def pid_alive(pid: int) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return True
+    if fields[0] == "Z":
+        return False
+    boot = _boot_time()
+    if logged_at is not None and boot is not None:
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return started <= logged_at + 2.0  # clock-tick and boot-time rounding
+    return True
 
 
-def run_pids(instance: dg.DagsterInstance, run_id: str) -> set[int]:
-    """The pids a run's executor and run worker logged in their engine events."""
-    pids = set()
+def run_pids(instance: dg.DagsterInstance, run_id: str) -> dict[int, float]:
+    """The pids a run's executor and run worker logged in their engine events, with when they logged them."""
+    pids: dict[int, float] = {}
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
         data = entry.dagster_event.engine_event_data if entry.dagster_event else None
         value = (data.metadata or {}).get("pid") if data else None
         text = getattr(value, "value", value)
         if isinstance(text, str | int) and str(text).isdigit():
-            pids.add(int(text))
+            pids.setdefault(int(text), entry.timestamp)
     return pids
 
 
@@ -63,7 +80,7 @@ def why_dead(instance: dg.DagsterInstance, run_id: str) -> str | None:
     if run.status in FINISHED_STATUSES:
         return f"the run has ended ({run.status.value})"
     pids = run_pids(instance, run_id)
-    if pids and not any(pid_alive(pid) for pid in pids):
+    if pids and not any(pid_alive(pid, logged_at) for pid, logged_at in pids.items()):
         return f"its process(es) {', '.join(map(str, sorted(pids)))} are gone (killed, crashed or rebooted)"
     return None  # alive, or not started far enough to have logged a pid
 
