@@ -124,7 +124,8 @@ def test_window_forecast_applies_factors() -> None:
     assert cal.hi_95 - cal.revenue_30d == pytest.approx(2 * (raw.hi_95 - raw.revenue_30d))
 
 
-def test_usage_forecasts_publish_calibrated_widths(usage_resources) -> None:
+def test_usage_forecasts_publish_calibrated_widths(usage_model_resources) -> None:
+    usage_resources = usage_model_resources
     h, cutoff = 28, "2023-11"
     # usage_models alone (its blocking gate may fail with baselines only), then usage_forecasts
     dg.materialize(
