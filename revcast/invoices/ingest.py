@@ -84,8 +84,14 @@ def _check_file_shape(path: Path) -> None:
     """Fail an empty file or one whose last non-blank byte is not ']' (DuckDB accepts '[{...},' silently)."""
     size = path.stat().st_size
     with path.open("rb") as fh:
+        head = fh.read(4)
         fh.seek(max(0, size - 4096))
         tail = fh.read().rstrip()
+    if head[:2] == b"\x1f\x8b":
+        raise InvoiceFileError(f"{path}: gzip-compressed; land invoice exports uncompressed (.json)")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
+        raise InvoiceFileError(f"{path}: UTF-16/UTF-32 (byte-order mark); re-export as UTF-8")
+
     if not tail.endswith(b"]"):
         raise InvoiceFileError(f"{path}: not a complete JSON array (empty or truncated file)")
 

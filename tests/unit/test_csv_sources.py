@@ -1,8 +1,10 @@
 """Real exports as they come: empty optional fields, RFC 4180 quoting, encodings and gzip, for every CSV source."""
 
 import gzip
+import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from revcast import formats
@@ -10,6 +12,7 @@ from revcast.formats import FULLBAS_COLUMNS, ORGCARD_COLUMNS, USAGE_WIDE_COLUMNS
 from revcast.ingest.bas import parse_fullbas, parse_orgcard, parse_simplebas
 from revcast.ingest.core import RawFileError, read_records
 from revcast.ingest.usage import parse_usage
+from revcast.invoices.ingest import InvoiceFileError, read_invoice_file
 from revcast.subscriptions.ingest import INSTALLS_COLUMNS, PURCHASES_COLUMNS, parse_installs, parse_purchases
 
 DAY = "2021-03-01"
@@ -214,3 +217,37 @@ def test_gzip_by_name_and_a_stray_control_byte_are_read(tmp_path: Path) -> None:
     records = read_records(path)
     assert records.header == list(USAGE_WIDE_COLUMNS)
     assert records.records["fields"].to_pylist() == [[DAY, "C\x011", "3", "1.0"]]
+
+
+INVOICE = {"country": "Curaçao", "customer_id": 1.0, "invoice": "536365", "price": 2.5, "stream_id": "x",
+           "times_viewed": 1, "year": "2022", "month": "3", "day": "1"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, data, problem",
+    [
+        ("utf8_bom", b"\xef\xbb\xbf" + json.dumps([INVOICE]).encode(), None),
+        ("gzip", gzip.compress(json.dumps([INVOICE]).encode()), "gzip-compressed"),
+        ("utf16", json.dumps([INVOICE]).encode("utf-16"), "UTF-16/UTF-32"),
+        (
+            "latin1",
+            json.dumps([INVOICE], ensure_ascii=False).encode("latin-1"),
+            "cannot read as a JSON array",
+        ),
+    ],
+)
+def test_invoice_json_loads_or_fails_naming_the_file(
+    tmp_path: Path, name: str, data: bytes, problem: str
+) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(data)
+    con = duckdb.connect()
+    try:
+        if problem is None:
+            assert read_invoice_file(con, path).rows_clean == 1
+        else:
+            with pytest.raises(InvoiceFileError, match=problem) as error:
+                read_invoice_file(con, path)
+            assert str(error.value).startswith(f"{path}: ")
+    finally:
+        con.close()
