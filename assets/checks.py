@@ -6,6 +6,7 @@ import math
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
 from expectations import validate_frame, validation_frame
 from revcast.quality import FORECAST_BOUNDS as FORECAST_BOUNDS  # the bound columns every forecast table has
@@ -138,3 +139,19 @@ def forecast_bound_checks(
         result("non_negative", "negative_rows", negative_rows, rows_clipped_at_0=clipped),
         result("ordered_bounds", "unordered_rows", unordered_rows),
     ]
+
+
+def publishing_gate(check_name: str, champions: pd.DataFrame, baseline: str) -> dg.AssetCheckResult:
+    """Passes when every series publishes its baseline or a challenger that beat it by the margin (a forced
+    champion that did not fails it), with both MASEs per series in the metadata."""
+    passed = bool((champions["beats_baseline"] | (champions["model"] == baseline)).all())
+    metadata: dict[str, object] = {}
+    for r in champions.itertuples():
+        metadata[str(r.unique_id)] = dg.MetadataValue.md(
+            f"champion {r.model} MASE {r.mase:.4f} vs {baseline} MASE {r.baseline_mase:.4f}"
+        )
+        metadata[f"{r.unique_id}_champion_mase"] = float(r.mase)
+        metadata[f"{r.unique_id}_{baseline}_mase"] = float(r.baseline_mase)
+    return dg.AssetCheckResult(
+        check_name=check_name, passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+    )

@@ -47,7 +47,9 @@ def statsmodels_ets(y: np.ndarray) -> np.ndarray:
     best = None
     for trend, damped in ((None, False), ("add", False), ("add", True)):
         for seasonal in (None, "add"):
-            m = ETSModel(y, error="add", trend=trend, damped_trend=damped, seasonal=seasonal, seasonal_periods=7)
+            m = ETSModel(
+                y, error="add", trend=trend, damped_trend=damped, seasonal=seasonal, seasonal_periods=7
+            )
             r = m.fit(disp=False, maxiter=200)
             if best is None or aicc(r, len(y)) < best[0]:
                 best = (aicc(r, len(y)), r)

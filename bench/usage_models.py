@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/usage_models.py [--workdir DIR] [--lstm-epochs 3] [--horizon 182] [--cutoff 2023-12]
 
-Generates the sample landing zone into DIR (if missing) and loads clean.usage with usage_records, then runs
-each tournament entry alone through `revcast.tournament.run_domain_tournament` (rolling-origin backtest,
-3 folds, then the full-window fit and save) to time it, and prints the tournament table (MASE per metric),
-the champion per metric vs seasonal naive, raw vs calibrated interval coverage (calibrated: leave-one-fold-out,
-`revcast.forecasting.calibration`), and JSON under bench/results/usage_models.json.
+Generates the sample landing zone into DIR (if missing) and loads it with usage_records, usage_daily_totals
+and usage_features, then runs the usage tournament (`revcast.tournament.run_domain_tournament` with the
+asset's defaults: rolling origins, the combination, the publishing margin) on the feature table through the
+cutoff, and prints the tournament table (MASE per metric, raw and leave-one-fold-out calibrated coverage),
+the published champion per metric against seasonal naive, the wall time, and JSON under
+bench/results/usage_models.json.
 """
 
 import argparse
@@ -37,47 +38,54 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     import pandas as pd
 
-    from assets.usage.models import DAILY_TOTALS_SQL, UsageModelsConfig, usage_model_factories
+    from assets.usage.models import BASELINE, COMBINED, UsageModelsConfig, usage_model_factories
     from revcast.tournament import default_artifact_dir, run_domain_tournament
+    from revcast.usage.training import training_series
     from revcast.warehouse import connect
 
     db = work / "revcast.duckdb"
     if not db.exists():
         import dagster as dg
 
+        from assets.usage.features import usage_daily_totals, usage_features
         from assets.usage.ingest import usage_records
         from resources import LandingZoneResource, WarehouseResource
         from revcast.generate import generate_landing
 
         landing = work / "landing"
         generate_landing(landing, seed=42, accounts=500, start=date(2021, 1, 1), end=date(2023, 12, 31))
-        dg.materialize(
-            [usage_records],
-            resources={
-                "warehouse": WarehouseResource(path=str(db)),
-                "landing": LandingZoneResource(root=str(landing)),
-            },
-            tags={
-                "dagster/asset_partition_range_start": "2021-01-01",
-                "dagster/asset_partition_range_end": "2023-12-31",
-            },
-        )
+        resources = {
+            "warehouse": WarehouseResource(path=str(db)),
+            "landing": LandingZoneResource(root=str(landing)),
+        }
+        tags = {
+            "dagster/asset_partition_range_start": "2021-01-01",
+            "dagster/asset_partition_range_end": "2023-12-31",
+        }
+        dg.materialize([usage_records, usage_daily_totals], resources=resources, tags=tags)
+        dg.materialize([usage_features], resources=resources)
     last = pd.Period(args.cutoff, "M").end_time.date()
     con = connect(db, read_only=True)
-    series = con.execute(DAILY_TOTALS_SQL, {"cutoff": last}).df()[["unique_id", "ds", "y"]]
+    series = training_series(con, last)[["unique_id", "ds", "y"]]
     con.close()
     cfg = UsageModelsConfig(horizon=args.horizon, lstm_epochs=args.lstm_epochs)
-    store = default_artifact_dir(work / "models")
-    scores, timings = [], {}
-    for name, make in usage_model_factories(cfg).items():
-        t0 = time.perf_counter()
-        t = run_domain_tournament(
-            "usage", args.cutoff, series, {name: make}, h=args.horizon, artifact_dir=store
-        )
-        timings[name] = time.perf_counter() - t0
-        scores.append(t.scores.assign(seconds=timings[name]))
-        print(f"{name:>15}: {timings[name]:6.1f}s", flush=True)
-    table = pd.concat(scores, ignore_index=True)
+    t0 = time.perf_counter()
+    t = run_domain_tournament(
+        "usage",
+        args.cutoff,
+        series,
+        usage_model_factories(cfg),
+        h=args.horizon,
+        n_windows=cfg.n_windows,
+        step=cfg.fold_step,
+        baseline=BASELINE,
+        combine=COMBINED,
+        margin=cfg.margin,
+        artifact_dir=default_artifact_dir(work / "models"),
+    )
+    seconds = time.perf_counter() - t0
+    print(f"tournament: {seconds:.1f}s", flush=True)
+    table = t.scores[t.scores["failure"].isna()]
     table = table[
         [
             "unique_id",
@@ -90,24 +98,18 @@ def main() -> None:
             "coverage_80_calibrated",
             "coverage_95_calibrated",
             "n_folds",
-            "seconds",
         ]
     ]
     table = table.sort_values(["unique_id", "mase"]).reset_index(drop=True)
-    best = table.groupby("unique_id").head(1).set_index("unique_id")
-    naive = table[table["model"] == "seasonal_naive"].set_index("unique_id")
-    champs = pd.DataFrame(
-        {"champion": best["model"], "champion_mase": best["mase"], "seasonal_naive_mase": naive["mase"]}
-    )
-    champs["beats_naive"] = champs["champion_mase"] < champs["seasonal_naive_mase"]
+    champs = t.champions.set_index("unique_id")[["model", "mase", "baseline_mase", "beats_baseline"]]
     print(table.to_markdown(index=False, floatfmt=".4g"))
     print(champs.to_markdown(floatfmt=".4g"))
     out = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "horizon": args.horizon,
-        "folds": 3,
+        "folds": cfg.n_windows,
         "lstm_epochs": args.lstm_epochs,
-        "timings_s": timings,
+        "tournament_s": seconds,
         "table": table.to_dict(orient="records"),
         "champions": champs.reset_index().to_dict(orient="records"),
     }

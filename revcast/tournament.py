@@ -26,8 +26,14 @@ import numpy as np
 import pandas as pd
 
 from revcast.forecasting.aggregate import Combination, combine_backtests, member_spec
-from revcast.forecasting.base import Forecaster, validate_series
-from revcast.forecasting.calibration import factors_to_json, fit_calibration, held_out_coverage
+from revcast.forecasting.base import Forecaster, load_forecaster, validate_series
+from revcast.forecasting.calibration import (
+    apply_calibration,
+    factors_from_parameters,
+    factors_to_json,
+    fit_calibration,
+    held_out_coverage,
+)
 from revcast.forecasting.engine import BACKTEST_COLUMNS, Executor, ForecastEngine, InProcess, ModelFactory
 from revcast.forecasting.metrics import score_frame
 from revcast.warehouse import replace_where, transaction
@@ -387,3 +393,16 @@ def champion_artifacts(con: duckdb.DuckDBPyConnection, domain: str, cutoff: str)
         "WHERE domain = ? AND cutoff = ? AND is_champion ORDER BY unique_id",
         [domain, cutoff],
     ).df()
+
+
+def champion_forecasts(champions: pd.DataFrame, h: int) -> pd.DataFrame:
+    """Each registered champion's daily forecast for the h days after its training end, with its interval
+    calibration applied: unique_id, ds, horizon, yhat, bounds, model, model_id (from champion_artifacts rows)."""
+    frames = []
+    for r in champions.itertuples():
+        fc = load_forecaster(r.artifact_path).predict(h)
+        fc = fc[fc["unique_id"] == r.unique_id].reset_index(drop=True)
+        fc["horizon"] = range(1, len(fc) + 1)
+        fc = apply_calibration(fc, factors_from_parameters(r.parameters, r.unique_id))
+        frames.append(fc.assign(model=r.model, model_id=r.model_id))
+    return pd.concat(frames, ignore_index=True)

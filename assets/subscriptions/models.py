@@ -6,24 +6,21 @@ import functools
 import dagster as dg
 import pandas as pd
 
-from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
+from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks, publishing_gate
 from assets.metadata import table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
     SeasonalNaive,
     StatsForecastModel,
-    apply_calibration,
     clip_at_zero,
-    factors_from_parameters,
-    load_forecaster,
 )
 from revcast.forecasting.engine import local_executor
 from revcast.forecasting.prophet import DEFAULT_COUNTRIES, ProphetForecaster
 from revcast.settings import settings
 from revcast.subscriptions.plan import plan_from_frame
 from revcast.subscriptions.sql import installs_series, plan_frame
-from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.tournament import champion_artifacts, champion_forecasts, run_domain_tournament, write_tournament
 from revcast.training import gap_report
 from revcast.warehouse import replace_with_frame
 
@@ -119,13 +116,6 @@ def subscription_installs_models(
     with warehouse.connect() as con:
         written = write_tournament(con, t)
     champ = t.champions
-    passed = bool((champ["beats_baseline"] | (champ["model"] == BASELINE)).all())
-    gate = {
-        f"{r.unique_id}": dg.MetadataValue.md(
-            f"champion {r.model} MASE {r.mase:.4f} vs seasonal_naive MASE {r.baseline_mase:.4f}"
-        )
-        for r in champ.itertuples()
-    }
     return dg.MaterializeResult(
         metadata={
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
@@ -136,14 +126,7 @@ def subscription_installs_models(
             "interpolated_days": dg.MetadataValue.json(gap_report(series)),
             "rows_written": dg.MetadataValue.json(written),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="subscription_installs_champion_beats_naive",
-                passed=passed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata=gate,
-            )
-        ],
+        check_results=[publishing_gate("subscription_installs_champion_beats_naive", champ, BASELINE)],
     )
 
 
@@ -181,14 +164,7 @@ def subscription_installs_forecasts(
         raise ValueError(
             f"no installs champion for cutoff {cutoff}: materialize subscription_installs_models"
         )
-    frames = []
-    for r in champions.itertuples():
-        fc = load_forecaster(r.artifact_path).predict(h)
-        fc = fc[fc["unique_id"] == r.unique_id].reset_index(drop=True)
-        fc["horizon"] = range(1, len(fc) + 1)
-        fc = apply_calibration(fc, factors_from_parameters(r.parameters, r.unique_id))
-        frames.append(fc.assign(model=r.model, model_id=r.model_id))
-    fc = pd.concat(frames, ignore_index=True)
+    fc = champion_forecasts(champions, h)
     clipped = clip_at_zero(fc, ["yhat", *FORECAST_BOUNDS])
     fc = fc.rename(columns={"unique_id": "platform"}).assign(cutoff=cutoff, run_id=context.run_id)
     fc["ds"] = fc["ds"].dt.date

@@ -3,9 +3,8 @@
 import functools
 
 import dagster as dg
-import pandas as pd
 
-from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
+from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks, publishing_gate
 from assets.metadata import table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
@@ -15,14 +14,11 @@ from revcast.forecasting import (
     SeasonalNaive,
     StatsForecastModel,
     WindowTotal,
-    apply_calibration,
     clip_at_zero,
-    factors_from_parameters,
-    load_forecaster,
 )
 from revcast.forecasting.engine import local_executor
 from revcast.settings import settings
-from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
+from revcast.tournament import champion_artifacts, champion_forecasts, run_domain_tournament, write_tournament
 from revcast.training import gap_report
 from revcast.usage.features import USAGE_FEATURES
 from revcast.usage.training import training_series
@@ -143,15 +139,6 @@ def usage_models(
     with warehouse.connect() as con:
         written = write_tournament(con, t)
     champ = t.champions
-    passed = bool((champ["beats_baseline"] | (champ["model"] == BASELINE)).all())
-    gate = {
-        f"{r.unique_id}": dg.MetadataValue.md(
-            f"champion {r.model} MASE {r.mase:.4f} vs seasonal_naive MASE {r.baseline_mase:.4f}"
-        )
-        for r in champ.itertuples()
-    }
-    gate |= {f"{r.unique_id}_champion_mase": float(r.mase) for r in champ.itertuples()}
-    gate |= {f"{r.unique_id}_seasonal_naive_mase": float(r.baseline_mase) for r in champ.itertuples()}
     return dg.MaterializeResult(
         metadata={
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
@@ -161,14 +148,7 @@ def usage_models(
             "rows_written": dg.MetadataValue.json(written),
             "forced_champion": force or "",
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="usage_champion_beats_naive",
-                passed=passed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata=gate,
-            )
-        ],
+        check_results=[publishing_gate("usage_champion_beats_naive", champ, BASELINE)],
     )
 
 
@@ -206,14 +186,7 @@ def usage_forecasts(
         champions = champion_artifacts(con, DOMAIN, cutoff)
     if champions.empty:
         raise ValueError(f"no usage champion registered for cutoff {cutoff}: materialize usage_models first")
-    frames = []
-    for r in champions.itertuples():
-        fc = load_forecaster(r.artifact_path).predict(config.horizon)
-        fc = fc[fc["unique_id"] == r.unique_id].reset_index(drop=True)
-        fc["horizon"] = range(1, len(fc) + 1)
-        fc = apply_calibration(fc, factors_from_parameters(r.parameters, r.unique_id))
-        frames.append(fc.assign(model=r.model, model_id=r.model_id))
-    fc = pd.concat(frames, ignore_index=True)
+    fc = champion_forecasts(champions, config.horizon)
     clipped = clip_at_zero(fc, ["yhat", *FORECAST_BOUNDS])
     fc = fc.rename(columns={"unique_id": "metric"}).assign(cutoff=cutoff, run_id=context.run_id)
     fc["ds"] = fc["ds"].dt.date
