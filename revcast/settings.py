@@ -44,6 +44,8 @@ class Settings:
     max_horizon_days: int = field(default=365, metadata=_env("REVCAST_MAX_HORIZON_DAYS"))
     # 1: tournaments backtest in-process; more: on a local pool of that many processes
     workers: int = field(default=1, metadata=_env("REVCAST_WORKERS"))
+    # None: many-series work runs locally (REVCAST_WORKERS); an address sends it to that dask.distributed scheduler
+    dask_address: str | None = field(default=None, metadata=_env("REVCAST_DASK_ADDRESS"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

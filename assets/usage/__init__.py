@@ -1,7 +1,8 @@
-"""The `usage` group: usage ingest, features, the model tournament, forecasts and usage revenue."""
+"""The `usage` group: usage ingest, features, the model tournament, forecasts, per-account forecasts and usage revenue."""
 
 import dagster as dg
 
+from assets.usage.accounts import account_forecasts
 from assets.usage.automation import nightly_refresh_job, nightly_refresh_schedule
 from assets.usage.features import usage_daily_totals, usage_features
 from assets.usage.ingest import usage_records
@@ -19,6 +20,7 @@ defs = dg.Definitions(
         usage_forecasts,
         usage_revenue,
         usage_forecast_accuracy,
+        account_forecasts,
     ],
     jobs=[nightly_refresh_job],
     schedules=[nightly_refresh_schedule],

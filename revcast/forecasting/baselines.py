@@ -29,6 +29,11 @@ class SeasonalNaive(Forecaster):
     def params(self) -> dict[str, Any]:
         return {"season": self.season, "name": self.name}
 
+    def screen(self, df: pd.DataFrame) -> dict[str, str]:
+        """Series with fewer than one season of observations."""
+        n = df.groupby("unique_id", sort=True).size()
+        return {str(u): f"{k} days, under one season ({self.season})" for u, k in n[n < self.season].items()}
+
     def _fit(self, df: pd.DataFrame) -> None:
         m = self.season
         short = self.windows_[self.windows_["n"] < m]

@@ -3,7 +3,7 @@ failures per (series, model) in one place, and run rolling-origin cross-validati
 
 Models know one series or one vectorised batch (`Forecaster`); the engine owns everything about running many
 of them, as statsforecast's `StatsForecast` does for its models. An executor is anything with
-`map(fn, items) -> list` (in-process, a local process pool, or a Dask client wrapper).
+`map(fn, items) -> list` (in-process, a local process pool, or a dask.distributed client: `DaskExecutor`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ class ProcessPool:
             return list(pool.map(fn, items))
 
 
+@dataclass
+class DaskExecutor:
+    """Tasks on a dask.distributed cluster through its client (`client.map` + `client.gather`), results in
+    order. Failures inside a task are already isolated per series, so a raised task is a real error."""
+
+    client: Any
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if not items:
+            return []
+        futures = self.client.map(fn, list(items), pure=False)
+        return list(self.client.gather(futures))
+
+
 def failure_reason(exc: BaseException) -> str:
     """`Type: message`, cut to 500 characters."""
     return f"{type(exc).__name__}: {exc}"[:500]
@@ -71,15 +85,23 @@ def fit_isolated(
     """Fit one model on a batch of series (and forecast h days if h is given); when the batch raises, retry
     each series alone so a bad series only costs itself. The one place failures are isolated.
 
+    Series the model's `screen` refuses on this very training window (e.g. a backtest fold too short for it)
+    are left out of the batch and recorded as screened, so one short series never breaks a vectorised batch.
+
     Returns (fitted model per series, forecasts or None, failure reason per series).
     """
+    refused = {u: f"screened out: {why}" for u, why in make().screen(train).items()} if len(train) else {}
+    if refused:
+        train = train[~train["unique_id"].astype(str).isin(refused)]
+        if train.empty:
+            return {}, None, refused
     try:
         model = make().fit(train)
         fc = _checked_forecast(model, h) if h else None
-        return {str(u): model for u in model.windows_.index}, fc, {}
+        return {str(u): model for u in model.windows_.index}, fc, refused
     except Exception:  # noqa: BLE001 - isolate the failing series below
         pass
-    fitted, forecasts, failed = {}, [], {}
+    fitted, forecasts, failed = {}, [], dict(refused)
     for uid, part in train.groupby("unique_id", sort=True):
         try:
             model = make().fit(part)
@@ -156,10 +178,11 @@ class ForecastEngine:
     ) -> list[_Task]:
         skip = set(skip)
         tasks = []
+        rows = data.groupby("unique_id", sort=True).indices  # row positions per series, no rescans per chunk
         for name, make in self.models.items():
-            uids = [u for u in data["unique_id"].unique() if (u, name) not in skip]
+            uids = [u for u in sorted(rows) if (u, name) not in skip]
             for chunk in _chunks(uids, self.chunk_size):
-                part = data[data["unique_id"].isin(chunk)]
+                part = data.iloc[np.concatenate([rows[u] for u in chunk])] if chunk else data.iloc[:0]
                 for fold, cut in folds.groupby("fold", sort=True):
                     limit = part["unique_id"].map(cut.set_index("unique_id")["cutoff"])
                     train = part[part["ds"] <= limit]  # NaT (fold dropped for that series) compares False
@@ -221,19 +244,21 @@ class ForecastEngine:
         """Fit every model on the full window and forecast h days: (forecasts with a model column, failures)."""
         fitted, failed = self.fit(df)
         frames = []
-        for (uid, name), model in sorted(fitted.items(), key=lambda kv: kv[0]):
+        # a batch model predicts once for all of its series
+        batches: dict[int, tuple[str, Forecaster, set[str]]] = {}
+        for (uid, name), model in fitted.items():
+            batches.setdefault(id(model), (name, model, set()))[2].add(uid)
+        for name, model, uids in batches.values():
             fc = model.predict(h)
-            frames.append(fc[fc["unique_id"] == uid].assign(model=name))
+            frames.append(fc[fc["unique_id"].isin(uids)].assign(model=name))
         fail = pd.DataFrame(
             [{"unique_id": u, "model": m, "fold": FULL_WINDOW, "reason": r} for (u, m), r in failed.items()],
             columns=FAILURE_COLUMNS,
         )
-        out = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=[*FORECAST_COLUMNS, "model"])
-        )
-        return out, fail
+        if not frames:
+            return pd.DataFrame(columns=[*FORECAST_COLUMNS, "model"]), fail
+        out = pd.concat(frames, ignore_index=True)
+        return out.sort_values(["unique_id", "model", "ds"], ignore_index=True), fail
 
 
 def local_executor(workers: int) -> Executor:
