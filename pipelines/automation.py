@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 
 import dagster as dg
 
@@ -54,43 +55,55 @@ monthly_retrain_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
+CURSOR_VERSION = 2  # content hashes per source; an older cursor counts as a first look
+
+
 @dg.sensor(job=daily_ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
-    """Ingest the days whose landing files are new or changed: one single-run backfill per asset and range.
+    """Ingest exactly the days whose landing files have new content: one single-run backfill per asset and
+    range of consecutive days.
 
-    On its first look (no cursor) days that are already materialized are only remembered, not reloaded.
+    Content, not file times: a day is requested when the sha256 of its files changes (a touched or re-copied
+    file with the same bytes requests nothing). A day still being written waits: it is taken once it holds a
+    `_SUCCESS` file, or once none of its files changed for the landing resource's `settle_seconds`. On its
+    first look (no cursor) days that are already materialized are only remembered, not reloaded.
     """
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    first_look = context.cursor is None
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    first_look = cursor.get("version") != CURSOR_VERSION
     ordered = daily_partitions.get_partition_keys()
     valid = set(ordered)
-    requests = []
+    now = time.time()
+    requests, settling, state = [], [], {"version": CURSOR_VERSION}
     for source, asset in DAILY_SOURCES.items():
+        look = landing.look_for_changes(
+            source,
+            [key for key in landing.available_keys(source) if key in valid],
+            None if first_look else cursor.get(source),
+            now=now,
+        )
+        state[source] = look.state
+        settling += [f"{source} {key}" for key in look.settling]
         done = context.instance.get_materialized_partitions(dg.AssetKey(asset)) if first_look else set()
-        changed = []
-        for key in landing.available_keys(source):
-            if key not in valid:
-                continue
-            stamp = ",".join(
-                f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
-                for f in landing.partition_files(source, key)
-            )
-            if seen.get(f"{source}/{key}") != stamp:
-                seen[f"{source}/{key}"] = stamp
-                if key not in done:
-                    changed.append(key)
+        changed = [key for key in look.changed if key not in done]
+        position = {key: i for i, key in enumerate(ordered)}
         for first, last in contiguous_ranges(changed, ordered):
-            digest = hashlib.sha256("|".join(seen[f"{source}/{k}"] for k in changed).encode()).hexdigest()[
-                :12
-            ]
+            in_range = [k for k in changed if position[first] <= position[k] <= position[last]]
+            digest = hashlib.sha256("|".join(look.state["hashes"][k] for k in in_range).encode()).hexdigest()
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{asset}/{first}/{last}/{digest}",
+                    run_key=f"{asset}/{first}/{last}/{digest[:16]}",
                     asset_selection=[dg.AssetKey(a) for a in (asset, *DAILY_DOWNSTREAM.get(asset, []))],
                     tags=range_tags(first, last),
                 )
             )
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+    if settling:
+        context.log.info(f"still being written, looked at again later: {', '.join(settling[:10])}")
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(state, sort_keys=True))
+    reason = (
+        f"{len(settling)} partition(s) still being written" if settling else "no new or changed landing files"
+    )
+    return dg.SensorResult(skip_reason=reason, cursor=json.dumps(state, sort_keys=True))
 
 
 defs = dg.Definitions(

@@ -11,9 +11,11 @@ from revcast.settings import Settings
 
 
 class LandingZoneResource(dg.ConfigurableResource):
-    """Root of the landing zone (env REVCAST_LANDING, default data/landing)."""
+    """Root of the landing zone (env REVCAST_LANDING, default data/landing); the landing sensor's quiet period
+    (REVCAST_LANDING_SETTLE_SECONDS) before it takes a partition without a _SUCCESS marker."""
 
     root: str = Settings.landing
+    settle_seconds: int = Settings.landing_settle_seconds
 
     def partition_files(self, source: str, key: str) -> list[Path]:
         """The files of one partition; raises MissingLandingFile when there are none."""
@@ -39,3 +41,12 @@ class LandingZoneResource(dg.ConfigurableResource):
     def available_keys(self, source: str) -> list[str]:
         """Partition keys that have files."""
         return landing.available_keys(self.root, source)
+
+    def look_for_changes(
+        self, source: str, keys: list[str], state: dict | None, *, now: float
+    ) -> landing.LandingChanges:
+        """The partitions among `keys` whose content changed since `state` and that are complete
+        (`revcast.landing.look_for_changes`, with this zone's quiet period)."""
+        return landing.look_for_changes(
+            self.root, source, keys, state, now=now, settle_seconds=self.settle_seconds
+        )

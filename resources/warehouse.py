@@ -41,7 +41,9 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
 
     return {
         "warehouse": WarehouseResource(path=_env_or_default("warehouse")),
-        "landing": LandingZoneResource(root=_env_or_default("landing")),
+        "landing": LandingZoneResource(
+            root=_env_or_default("landing"), settle_seconds=settings().landing_settle_seconds
+        ),
         "model_store": ModelStoreResource(root=_env_or_default("model_store")),
         "dask": DaskResource(address=_env_or_default("dask_address")),
     }

@@ -24,6 +24,8 @@ class Settings:
 
     warehouse: str = field(default="warehouse/revcast.duckdb", metadata=_env("REVCAST_WAREHOUSE"))
     landing: str = field(default="data/landing", metadata=_env("REVCAST_LANDING"))
+    # a landing partition without a _SUCCESS marker is picked up once its files have not changed this long
+    landing_settle_seconds: int = field(default=60, metadata=_env("REVCAST_LANDING_SETTLE_SECONDS"))
     start_date: date = field(default=SAMPLE_START, metadata=_env("REVCAST_START_DATE"))
     # None: partitions run open-ended, through yesterday
     end_date: date | None = field(default=None, metadata=_env("REVCAST_END_DATE"))
