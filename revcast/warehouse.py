@@ -14,7 +14,7 @@ import duckdb
 
 # package data, so a non-editable install has the DDL too
 SQL_DIR: Traversable = files("revcast") / "sql"
-SCHEMAS = ("clean", "features", "models", "forecasts", "marts", "quarantine", "audit")
+SCHEMAS = ("clean", "features", "models", "forecasts", "marts", "billing", "quarantine", "audit")
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 _COLUMN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 

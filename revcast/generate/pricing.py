@@ -3,8 +3,10 @@
 A pricing model file has: ``model`` (its tag; ``production`` is the real price book), ``description``, ``currency``
 and ``rules``. Each rule has ``name``, ``salience`` (higher is tried first; tagged what-if rules sit above the
 production rules, which use 10), ``when`` (``metric``: exact metric name; optional ``account``: a glob on the account
-id, default ``*``) and ``unit_price`` per ``unit``. A usage record is priced by the first matching rule of the
-targeted model, highest salience first, falling back to the production rules.
+id, default ``*``; optional ``tags``, ``from``, ``to``) and ``unit_price`` per ``unit`` or ``tiers`` (graduated or
+volume bands), optional ``included`` free quantity, monthly ``minimum`` and ``currency``. A usage record is priced by
+the first matching rule of the targeted model, highest salience first, falling back to the production rules. The
+format is validated and rated by ``revcast.billing`` (its module doc describes every field).
 """
 
 from __future__ import annotations
@@ -59,6 +61,34 @@ rules:
     when: {metric: api_calls}
     unit_price: 0.18
     unit: calls
+""",
+    "usage_tiers.yaml": """\
+# what-if: a free allowance and graduated API prices, volume-priced storage, a monthly minimum per line
+model: usage_tiers
+description: 1,000 free API calls a month then graduated prices; storage priced by volume band; $5 minimum
+currency: USD
+rules:
+  - name: graduated api calls
+    salience: 60
+    when: {metric: api_calls}
+    included: 1000
+    tiers:
+      mode: graduated
+      bands:
+        - {up_to: 10000, unit_price: 0.20}
+        - {up_to: 100000, unit_price: 0.16}
+        - {up_to: null, unit_price: 0.12}
+    unit: calls
+    minimum: 5.0
+  - name: volume storage
+    salience: 60
+    when: {metric: storage_gb}
+    tiers:
+      mode: volume
+      bands:
+        - {up_to: 300, unit_price: 0.10}
+        - {up_to: null, unit_price: 0.09}
+    unit: GB-day
 """,
 }
 
