@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.usage.accounts import account_forecasts
+from assets.usage.accounts import account_forecasts, global_forecasts
 from assets.usage.automation import nightly_refresh_job, nightly_refresh_schedule
 from assets.usage.features import usage_daily_totals, usage_features
 from assets.usage.ingest import usage_records
@@ -21,6 +21,7 @@ defs = dg.Definitions(
         usage_revenue,
         usage_forecast_accuracy,
         account_forecasts,
+        global_forecasts,
     ],
     jobs=[nightly_refresh_job],
     schedules=[nightly_refresh_schedule],

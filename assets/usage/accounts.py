@@ -8,7 +8,14 @@ from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from resources.dask import DaskResource
 from revcast.tournament import write_tournament
-from revcast.usage.accounts import FORECAST_TABLE, account_series, run_account_forecasts
+from revcast.usage.accounts import (
+    FORECAST_TABLE,
+    account_series,
+    published_account_forecasts,
+    run_account_forecasts,
+)
+from revcast.usage.global_forecast import compare_global, write_global_forecasts
+from revcast.usage.global_forecast import global_forecasts as global_forecast_frames
 from revcast.warehouse import replace_with_frame
 
 HISTORY_MONTHS = 12  # the asset graph's view of the history window (history_days <= 365)
@@ -106,5 +113,82 @@ def account_forecasts(
         "timings_s": dg.MetadataValue.json(result.timings),
         "executor": "dask " + dask.address if dask.address else "local",
         "rows_written": dg.MetadataValue.json(written),
+    }
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+class GlobalForecastsConfig(dg.Config):
+    """`patterns`: k of the pattern-based forecast's usage patterns per metric."""
+
+    forecast_size: int = 30
+    history_days: int = 365
+    patterns: int = 8
+
+
+@dg.asset(
+    group_name="usage",
+    partitions_def=cutoff_partitions,
+    tags={"revcast/partition": "cutoff"},
+    pool="duckdb",
+    kinds={"duckdb", "python"},
+    owners=["team:data-science"],
+    deps=[
+        "account_forecasts",
+        dg.AssetDep(
+            "usage_daily_totals",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-HISTORY_MONTHS, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+    ],
+    check_specs=forecast_bound_check_specs("global_forecasts", "global_forecast", "yhat"),
+)
+def global_forecasts(
+    context: dg.AssetExecutionContext,
+    config: GlobalForecastsConfig,
+    warehouse: WarehouseResource,
+    dask: DaskResource,
+) -> dg.MaterializeResult:
+    """Usage per metric forecast three ways (forecasts.global_forecasts): the sum of the per-account forecasts,
+    all accounts aggregated as one series (model-based), and the pattern-based forecast (active accounts per day
+    x k usage patterns); the three backtested on the last forecast_size days in marts.global_forecast_comparison."""
+    cutoff, last_day = cutoff_of(context)
+    with warehouse.connect(read_only=True) as con:
+        series = account_series(con, last_day.date(), config.history_days)
+        published = published_account_forecasts(con, cutoff)
+    if published.empty:
+        raise ValueError(
+            f"no forecasts.account_forecasts rows for cutoff {cutoff}: materialize account_forecasts"
+        )
+    h = int(published["horizon"].max())
+    if h != config.forecast_size:
+        raise ValueError(
+            f"account_forecasts of {cutoff} forecast {h} days, not forecast_size={config.forecast_size}"
+        )
+    published["ds"] = published["ds"].astype("datetime64[ns]")
+    with dask.executor() as executor:
+        fc = global_forecast_frames(series, h, account_fc=published, k=config.patterns)
+        table = compare_global(series, h, k=config.patterns, executor=executor)
+    fc = fc.rename(columns={"unique_id": "metric"}).assign(cutoff=cutoff, run_id=context.run_id)
+    fc["ds"] = fc["ds"].dt.date
+    table = table.assign(cutoff=cutoff, run_id=context.run_id)
+    with warehouse.connect() as con:
+        write_global_forecasts(con, cutoff, fc, table)
+        checks = forecast_bound_checks(
+            con,
+            asset="global_forecasts",
+            prefix="global_forecast",
+            table="forecasts.global_forecasts",
+            point="yhat",
+            cutoff=cutoff,
+            clipped=0,
+        )
+        metadata = table_metadata(con, "forecasts.global_forecasts", "cutoff = ?", [cutoff])
+    shown = table[
+        ["method", "metric", "mae", "mase", "bias", "total_error_pct", "coverage_80", "coverage_95"]
+    ]
+    metadata |= {
+        "comparison": dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4g")),
+        "backtest_cutoff": str(table["backtest_cutoff"].iloc[0]) if len(table) else "",
     }
     return dg.MaterializeResult(metadata=metadata, check_results=checks)

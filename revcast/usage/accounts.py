@@ -83,6 +83,15 @@ def account_series(con: duckdb.DuckDBPyConnection, cutoff: date, history_days: i
     return fill_gaps(frame, cutoff)
 
 
+def published_account_forecasts(con: duckdb.DuckDBPyConnection, cutoff: str) -> pd.DataFrame:
+    """The account_forecasts rows of a cutoff: account_id, metric, ds, horizon, yhat and bounds."""
+    return con.execute(
+        f"SELECT account_id, metric, ds, horizon, yhat, {', '.join(FORECAST_COLUMNS[3:])} FROM {FORECAST_TABLE} "
+        "WHERE cutoff = ? ORDER BY account_id, metric, ds",
+        [cutoff],
+    ).df()
+
+
 def split_ids(unique_id: pd.Series) -> pd.DataFrame:
     """account_id and metric columns from account:metric ids."""
     parts = unique_id.astype(str).str.rsplit(SEP, n=1, expand=True)
