@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import bas, invoices, subscriptions, usage
+from assets import bas, billing, invoices, subscriptions, usage
 from pipelines import automation
 from resources import default_resources
 
@@ -11,6 +11,7 @@ defs = dg.Definitions.merge(
     bas.defs,
     invoices.defs,
     subscriptions.defs,
+    billing.defs,
     automation.defs,
     dg.Definitions(resources=default_resources()),
 )

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from assets import bas, invoices, subscriptions, usage
+from assets import bas, billing, invoices, subscriptions, usage
 from pipelines.definitions import defs
 from resources import default_resources
 
@@ -34,7 +34,9 @@ def test_definitions_load():
 
 
 @pytest.mark.parametrize(
-    "group", [usage, bas, invoices, subscriptions], ids=["usage", "bas", "invoices", "subscriptions"]
+    "group",
+    [usage, bas, invoices, subscriptions, billing],
+    ids=["usage", "bas", "invoices", "subscriptions", "billing"],
 )
 def test_each_group_loads_on_its_own(group):
     """A group's Definitions (assets, checks, its own jobs, schedules, sensors) needs only the resources."""
