@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
 from expectations import validate_frame, validation_frame
+from revcast.anomalies import find_anomalies, record_anomalies
 from revcast.quality import FORECAST_BOUNDS as FORECAST_BOUNDS  # the bound columns every forecast table has
 from revcast.quality import forecast_bound_violations, ingest_audit, worst_quarantined_files
 from revcast.settings import settings
@@ -154,4 +156,47 @@ def publishing_gate(check_name: str, champions: pd.DataFrame, baseline: str) -> 
         metadata[f"{r.unique_id}_{baseline}_mase"] = float(r.baseline_mase)
     return dg.AssetCheckResult(
         check_name=check_name, passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+    )
+
+
+def anomalies_check(
+    con: duckdb.DuckDBPyConnection, *, asset: str, check: str, source: str, keys: list[str], run_id: str
+) -> dg.AssetCheckResult:
+    """Warn about days of the run whose line count or totals are far from the same weekday of the previous
+    weeks (revcast/anomalies.py); the flagged days go to audit.anomalies with their numbers."""
+    current = settings()
+    days = [date.fromisoformat(key) for key in keys]
+    report = find_anomalies(
+        con, source, days, threshold=current.anomaly_threshold, weeks=current.anomaly_weeks
+    )
+    record_anomalies(con, report, days, run_id)
+    flagged = report.flagged
+    table = "\n".join(
+        f"| {r.ds} | {r.measure} | {r.value:,.6g} | {r.median:,.6g} | {r.mad:,.6g} | {r.robust_z:+.1f} |"
+        for r in flagged.head(50).itertuples()
+    )
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=check,
+        passed=flagged.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if flagged.empty
+        else f"{flagged['ds'].nunique()} day(s) beyond {report.threshold:g} robust deviations from the "
+        f"same weekday of the previous {report.weeks} weeks: "
+        + ", ".join(
+            f"{r.ds} {r.measure} {r.value:,.6g} (median {r.median:,.6g}, z {r.robust_z:+.1f})"
+            for r in flagged.head(5).itertuples()
+        ),
+        metadata={
+            "days_judged": int(report.judged.loc[~report.judged["median"].isna(), "ds"].nunique()),
+            "days_flagged": int(flagged["ds"].nunique()),
+            "threshold": report.threshold,
+            "history_weeks": report.weeks,
+            "anomalies": dg.MetadataValue.md(
+                "| day | measure | value | median | MAD | robust z |\n|---|---|--:|--:|--:|--:|\n" + table
+                if table
+                else "_none_"
+            ),
+        },
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.checks import expectations_check, quarantine_share_check
+from assets.checks import anomalies_check, expectations_check, quarantine_share_check
 from assets.metadata import table_metadata
 from expectations import warm_up_in_background
+from revcast.anomalies import TOTALS_SQL as ANOMALY_SOURCES
 from revcast.ingest.core import ParsedBatch, quarantine_summary, write_partitions
 
 
@@ -41,10 +42,30 @@ class IngestTarget:
     def quarantine_check(self) -> str:
         return f"{self.check_prefix}_quarantine_share"
 
+    @property
+    def anomalies_check(self) -> str | None:
+        """The warning check on day-level anomalies, for the daily sources."""
+        return f"{self.check_prefix}_anomalies" if self.source in ANOMALY_SOURCES else None
+
 
 def ingest_check_specs(target: IngestTarget, what: str) -> list[dg.AssetCheckSpec]:
-    """The blocking GE-suite and quarantine-budget checks of an ingest asset."""
-    return [
+    """The blocking GE-suite and quarantine-budget checks of an ingest asset (and the anomaly warning of a
+    daily source)."""
+    anomalies = (
+        [
+            dg.AssetCheckSpec(
+                target.anomalies_check,
+                asset=target.asset,
+                blocking=False,
+                description="Warns about days whose line count or totals are more than REVCAST_ANOMALY_THRESHOLD robust "
+                "deviations (MAD) from the same weekday of the previous REVCAST_ANOMALY_WEEKS weeks; recorded in "
+                "audit.anomalies.",
+            )
+        ]
+        if target.anomalies_check
+        else []
+    )
+    return anomalies + [
         dg.AssetCheckSpec(
             target.expectations_check,
             asset=target.asset,
@@ -143,6 +164,17 @@ def ingest_partitions(
         ),
         *extra_checks(where, params),
     ]
+    if target.anomalies_check:
+        checks.append(
+            anomalies_check(
+                con,
+                asset=target.asset,
+                check=target.anomalies_check,
+                source=target.source,
+                keys=keys,
+                run_id=context.run_id,
+            )
+        )
     top_reasons = quarantine_summary(con, target.quarantine_table, keys)
     metadata = table_metadata(con, target.clean_table, where=where, params=params) | {
         "partitions_loaded": len(report.loaded),

@@ -30,6 +30,9 @@ class Settings:
     # None: partitions run open-ended, through yesterday
     end_date: date | None = field(default=None, metadata=_env("REVCAST_END_DATE"))
     quarantine_threshold: float = field(default=0.01, metadata=_env("REVCAST_QUARANTINE_THRESHOLD"))
+    # a day of a daily source is an anomaly beyond this many robust deviations from its same-weekday median
+    anomaly_threshold: float = field(default=5.0, metadata=_env("REVCAST_ANOMALY_THRESHOLD"))
+    anomaly_weeks: int = field(default=8, metadata=_env("REVCAST_ANOMALY_WEEKS"))
     model_store: str = field(default="warehouse/models", metadata=_env("REVCAST_MODEL_STORE"))
     invoice_price_min: float = field(default=0.0, metadata=_env("REVCAST_INVOICE_PRICE_MIN"))
     invoice_price_max: float = field(default=10000.0, metadata=_env("REVCAST_INVOICE_PRICE_MAX"))
@@ -48,6 +51,8 @@ class Settings:
     workers: int = field(default=1, metadata=_env("REVCAST_WORKERS"))
     # None: many-series work runs locally (REVCAST_WORKERS); an address sends it to that dask.distributed scheduler
     dask_address: str | None = field(default=None, metadata=_env("REVCAST_DASK_ADDRESS"))
+    amqp_url: str = field(default="amqp://guest:guest@127.0.0.1:5672/%2F", metadata=_env("REVCAST_AMQP_URL"))
+    command_queue: str = field(default="revcast.commands", metadata=_env("REVCAST_COMMAND_QUEUE"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

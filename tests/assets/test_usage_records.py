@@ -68,7 +68,8 @@ def test_range_backfill_accounts_for_every_line(sample_landing, resources):
     }
     assert len(materialization_partitions) == 90
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"usage_expectations": True, "usage_quarantine_share": True}
+    assert checks.keys() == {"usage_expectations", "usage_quarantine_share", "usage_anomalies"}
+    assert checks["usage_expectations"] and checks["usage_quarantine_share"]  # anomalies only warn
 
 
 def manifest_days(manifest):
