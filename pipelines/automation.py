@@ -1,4 +1,10 @@
-"""Automation that spans asset groups: the nightly ingest, the landing sensor and the monthly retrain."""
+"""Automation that spans asset groups: the nightly ingest and refresh, the landing sensor, the monthly retrain.
+
+Schedules and sensors, not declarative automation: the nightly ingest is a partitioned schedule; its success
+(or a landing-sensor backfill's) starts one refresh of everything downstream that is not partitioned by day;
+the monthly retrain is a partitioned schedule over the training cutoffs. Each step is one job that can be
+launched, and tested, on its own.
+"""
 
 import hashlib
 import json
@@ -6,8 +12,10 @@ import time
 
 import dagster as dg
 
+from assets import bas, billing, invoices, subscriptions, usage
+from assets.bas.automation import BAS_MARTS
 from assets.partitions import contiguous_ranges, cutoff_partitions, daily_partitions, range_tags
-from assets.subscriptions.automation import PLAN_ASSETS as SUBSCRIPTION_PLAN_ASSETS
+from assets.subscriptions.automation import INGEST_ASSETS as SUBSCRIPTION_SNAPSHOTS
 from resources import LandingZoneResource
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
@@ -30,20 +38,81 @@ nightly_schedule = dg.build_schedule_from_partitioned_job(
     description="Every night at 02:00: ingest yesterday's exports and its usage totals.",
 )
 
-# usage and invoice models and forecasts, and the subscription revenue plan, share the cutoff partitions
-RETRAIN_ASSETS = (
-    "usage_models",
-    "usage_forecasts",
-    "invoice_revenue_models",
-    "invoice_revenue_forecasts",
-    *SUBSCRIPTION_PLAN_ASSETS,
+# What a new day of data changes and is not partitioned by day: features, the EDA report, forecast accuracy,
+# the BAS marts and report; and the subscription snapshot exports, reloaded when they changed.
+NIGHTLY_REFRESH = (
+    dg.AssetSelection.assets(
+        "usage_features", "usage_profile", "usage_forecast_accuracy", *SUBSCRIPTION_SNAPSHOTS
+    )
+    | BAS_MARTS
+)
+# the revenue marts of the latest cutoff that has forecasts: actuals against the current champions' forecasts
+NIGHTLY_MARTS = ("usage_revenue",)
+
+nightly_refresh_job = dg.define_asset_job(
+    "nightly_refresh_job",
+    selection=NIGHTLY_REFRESH,
+    description="After the nightly ingest: usage features, EDA report and forecast accuracy, the BAS marts and "
+    "report, and the subscription snapshot exports (unchanged files are skipped).",
+)
+nightly_marts_job = dg.define_asset_job(
+    "nightly_marts_job",
+    selection=dg.AssetSelection.assets(*NIGHTLY_MARTS),
+    partitions_def=cutoff_partitions,
+    description="The revenue marts of one cutoff rebuilt against the actuals ingested so far.",
+)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_ingest_job],
+    request_jobs=[nightly_refresh_job, nightly_marts_job],
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+def nightly_refresh_sensor(context: dg.RunStatusSensorContext):
+    """When an ingest of daily data succeeds (the nightly schedule's, or a landing-sensor backfill's), refresh
+    what depends on it: one nightly_refresh_job run, and nightly_marts_job for the latest cutoff with forecasts.
+    A refresh that is still queued already covers the new data, so none is added then."""
+    queued = context.instance.get_run_records(
+        dg.RunsFilter(job_name="nightly_refresh_job", statuses=[dg.DagsterRunStatus.QUEUED]), limit=1
+    )
+    if queued:
+        return dg.SkipReason(f"a refresh is already queued ({queued[0].dagster_run.run_id})")
+    ingest_run = context.dagster_run.run_id
+    requests = [dg.RunRequest(run_key=f"refresh/{ingest_run}", job_name="nightly_refresh_job")]
+    forecast_cutoffs = context.instance.get_materialized_partitions(dg.AssetKey("usage_forecasts"))
+    if forecast_cutoffs:
+        latest = max(forecast_cutoffs)
+        requests.append(
+            dg.RunRequest(run_key=f"marts/{ingest_run}", job_name="nightly_marts_job", partition_key=latest)
+        )
+    return requests
+
+
+def _monthly_assets() -> list[dg.AssetKey]:
+    """Every asset partitioned by month in the code location: the month's invoice file, then each model
+    group's training, forecasts and plans for that cutoff (a new model asset joins the retrain by itself)."""
+    keys = []
+    for group in (usage, bas, invoices, subscriptions, billing):
+        for asset in group.defs.assets or []:
+            if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def == cutoff_partitions:
+                keys.extend(asset.keys)
+    return keys
+
+
+# the invoice series are rebuilt from the month's invoices before the invoice models train on them
+RETRAIN_SELECTION = dg.AssetSelection.assets(*_monthly_assets()) | dg.AssetSelection.assets(
+    "invoice_daily_revenue", "invoice_features"
 )
 
 monthly_retrain_job = dg.define_asset_job(
     "monthly_retrain_job",
-    selection=dg.AssetSelection.assets(*RETRAIN_ASSETS),
+    selection=RETRAIN_SELECTION,
     partitions_def=cutoff_partitions,
-    description="Retrain, backtest and select champions, then forecast, for one training cutoff (month).",
+    tags={"revcast/workload": "training"},
+    description="For one training cutoff (month): ingest its invoices, then retrain, backtest and select "
+    "champions, forecast, and plan, for every model group.",
 )
 
 monthly_retrain_schedule = dg.build_schedule_from_partitioned_job(
@@ -107,7 +176,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneReso
 
 
 defs = dg.Definitions(
-    jobs=[daily_ingest_job, monthly_retrain_job],
+    jobs=[daily_ingest_job, nightly_refresh_job, nightly_marts_job, monthly_retrain_job],
     schedules=[nightly_schedule, monthly_retrain_schedule],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, nightly_refresh_sensor],
 )

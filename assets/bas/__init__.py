@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.bas.automation import bas_card_refresh_job, bas_marts_job, bas_marts_schedule, bas_orgcard_sensor
+from assets.bas.automation import bas_card_refresh_job, bas_marts_job, bas_orgcard_sensor
 from assets.bas.ingest import fullbas_runs, organisations, simplebas_runs
 from assets.bas.marts import (
     bas_capacity,
@@ -30,6 +30,5 @@ defs = dg.Definitions(
         bas_report,
     ],
     jobs=[bas_marts_job, bas_card_refresh_job],
-    schedules=[bas_marts_schedule],
     sensors=[bas_orgcard_sensor],
 )

@@ -1,4 +1,5 @@
-"""BAS automation: rebuild the marts and the report nightly after ingest, and whenever the organisation card changes."""
+"""BAS automation: rebuild the marts and the report whenever the organisation card changes (nightly, after the
+ingest, they are part of the code location's nightly refresh)."""
 
 from pathlib import Path
 
@@ -21,12 +22,6 @@ bas_card_refresh_job = dg.define_asset_job(
     "bas_card_refresh_job",
     selection=BAS_MARTS | dg.AssetSelection.assets("organisations"),
     description="Reload the organisation card, re-link loaded runs, then rebuild the marts and the report.",
-)
-bas_marts_schedule = dg.ScheduleDefinition(
-    name="bas_marts_schedule",
-    job=bas_marts_job,
-    cron_schedule="30 3 * * *",
-    description="Every night at 03:30, after the 02:00 ingest: refresh the BAS marts and report.",
 )
 
 

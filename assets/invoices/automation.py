@@ -11,5 +11,6 @@ invoice_training_job = dg.define_asset_job(
     TRAINING_JOB,
     selection=dg.AssetSelection.assets("invoice_revenue_models", "invoice_revenue_forecasts"),
     partitions_def=cutoff_partitions,
+    tags={"revcast/workload": "training"},  # one training run at a time in production (deploy/dagster.yaml)
     description="Retrain the invoice revenue tournament for one cutoff and write its 30-day forecasts.",
 )

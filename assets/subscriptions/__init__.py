@@ -3,7 +3,7 @@ forecast, retention, new and recurrent revenue, the revenue plan per platform an
 
 import dagster as dg
 
-from assets.subscriptions.automation import subscription_ingest_job, subscription_ingest_schedule
+from assets.subscriptions.automation import subscription_ingest_job
 from assets.subscriptions.ingest import subscription_installs, subscription_plan, subscription_purchases
 from assets.subscriptions.models import subscription_installs_forecasts, subscription_installs_models
 from assets.subscriptions.revenue import (
@@ -28,5 +28,4 @@ defs = dg.Definitions(
         subscription_plan_report,
     ],
     jobs=[subscription_ingest_job],
-    schedules=[subscription_ingest_schedule],
 )

@@ -1,4 +1,5 @@
-"""Subscriptions automation: the nightly reload of the snapshot exports (unchanged files are skipped)."""
+"""Subscriptions automation: the job that reloads the snapshot exports (unchanged files are skipped); the code
+location's nightly refresh runs the same assets, and the monthly retrain the plan assets."""
 
 import dagster as dg
 
@@ -18,11 +19,4 @@ subscription_ingest_job = dg.define_asset_job(
     "subscription_ingest_job",
     selection=dg.AssetSelection.assets(*INGEST_ASSETS),
     description="Reload installs.csv and recurrent.csv when they changed, and validate plan.yaml.",
-)
-
-subscription_ingest_schedule = dg.ScheduleDefinition(
-    name="subscription_ingest_schedule",
-    job=subscription_ingest_job,
-    cron_schedule="15 2 * * *",
-    description="Every night at 02:15: the subscription exports (snapshot files; unchanged ones are skipped).",
 )

@@ -3,7 +3,6 @@
 import dagster as dg
 
 from assets.usage.accounts import account_forecasts, global_forecasts
-from assets.usage.automation import nightly_refresh_job, nightly_refresh_schedule
 from assets.usage.features import usage_daily_totals, usage_features
 from assets.usage.ingest import usage_records
 from assets.usage.models import usage_forecasts, usage_models
@@ -23,6 +22,4 @@ defs = dg.Definitions(
         account_forecasts,
         global_forecasts,
     ],
-    jobs=[nightly_refresh_job],
-    schedules=[nightly_refresh_schedule],
 )

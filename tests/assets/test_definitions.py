@@ -11,12 +11,11 @@ from resources import default_resources
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("daily_ingest_job") is not None
-    assert {s.name for s in defs.schedules} >= {
-        "nightly_schedule",
-        "nightly_refresh_schedule",
-        "monthly_retrain_schedule",
-        "bas_marts_schedule",
-        "subscription_ingest_schedule",
+    assert {s.name for s in defs.schedules} >= {"nightly_schedule", "monthly_retrain_schedule"}
+    assert {s.name for s in defs.sensors} >= {
+        "landing_sensor",
+        "nightly_refresh_sensor",
+        "bas_orgcard_sensor",
     }
     retrain = defs.resolve_job_def("monthly_retrain_job")
     assert {k.to_user_string() for k in retrain.asset_layer.executable_asset_keys} >= {
