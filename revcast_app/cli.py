@@ -62,6 +62,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _commands(args: argparse.Namespace) -> int:
+    from revcast_app.commands import consume, graphql_submit, publish
+
+    if args.action == "send":
+        publish(args.payload)
+        print(f"sent to {settings().command_queue}")
+        return 0
+    for h in consume(submit=graphql_submit(), max_messages=args.max, idle_timeout_s=args.idle_timeout):
+        print(f"{h.command_id} {h.status} {h.run_id or h.reason or ''}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="revcast", description=__doc__)
@@ -97,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_serve)
+
+    cmd = sub.add_parser(
+        "commands", help="forecast commands over AMQP: consume the queue, or send one payload"
+    )
+    cmd.add_argument("action", choices=["consume", "send"])
+    cmd.add_argument(
+        "payload", nargs="?", help='send: the JSON payload, e.g. \'{"command": "GlobalForecast", ...}\''
+    )
+    cmd.add_argument("--max", type=int, default=None, help="consume: stop after this many messages")
+    cmd.add_argument(
+        "--idle-timeout", type=float, default=None, help="consume: stop after this many idle seconds"
+    )
+    cmd.set_defaults(func=_commands)
     return parser
 
 
