@@ -9,6 +9,7 @@ launched, and tested, on its own.
 import hashlib
 import json
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -16,7 +17,8 @@ from assets import bas, billing, invoices, subscriptions, usage
 from assets.bas.automation import BAS_MARTS
 from assets.partitions import contiguous_ranges, cutoff_partitions, daily_partitions, range_tags
 from assets.subscriptions.automation import INGEST_ASSETS as SUBSCRIPTION_SNAPSHOTS
-from resources import LandingZoneResource
+from resources import AlertsResource, LandingZoneResource, WarehouseResource
+from revcast.alerts import RunFailure, record_failure
 
 DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas": "simplebas_runs"}
 # daily assets rebuilt with their source's days
@@ -175,8 +177,36 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneReso
     return dg.SensorResult(skip_reason=reason, cursor=json.dumps(state, sort_keys=True))
 
 
+@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def run_failure_sensor(
+    context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource
+) -> None:
+    """Every failed run of this code location: recorded in audit.run_failures (job, partition, failed steps,
+    the first error) and, when REVCAST_ALERT_WEBHOOK_URL is set, posted to that webhook."""
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    first = steps[0].step_failure_data.error if steps and steps[0].step_failure_data else None
+    tags = run.tags
+    partition = tags.get("dagster/partition") or (
+        f"{tags['dagster/asset_partition_range_start']}...{tags['dagster/asset_partition_range_end']}"
+        if "dagster/asset_partition_range_start" in tags
+        else None
+    )
+    failure = RunFailure(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        partition=partition,
+        failed_steps=[e.step_key for e in steps if e.step_key],
+        error=first.to_string() if first else context.failure_event.message,
+        failed_at=datetime.now(UTC),
+    )
+    alerted = alerts.announce(failure, context.log)
+    with warehouse.connect() as con:  # a failed write fails the tick; the next tick records the run again
+        record_failure(con, failure, alerted=alerted)
+
+
 defs = dg.Definitions(
     jobs=[daily_ingest_job, nightly_refresh_job, nightly_marts_job, monthly_retrain_job],
     schedules=[nightly_schedule, monthly_retrain_schedule],
-    sensors=[landing_sensor, nightly_refresh_sensor],
+    sensors=[landing_sensor, nightly_refresh_sensor, run_failure_sensor],
 )

@@ -35,6 +35,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of the embedded default, read from the environment where it is set."""
+    from resources.alerts import AlertsResource
     from resources.dask import DaskResource
     from resources.landing import LandingZoneResource
     from resources.models import ModelStoreResource
@@ -46,4 +47,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "model_store": ModelStoreResource(root=_env_or_default("model_store")),
         "dask": DaskResource(address=_env_or_default("dask_address")),
+        "alerts": AlertsResource(webhook_url=_env_or_default("alert_webhook_url")),
     }

@@ -42,6 +42,8 @@ class Settings:
     force_champion: str | None = field(default=None, metadata=_env("REVCAST_FORCE_CHAMPION"))
     dagster_host: str = field(default="127.0.0.1", metadata=_env("REVCAST_DAGSTER_HOST"))
     dagster_port: int = field(default=3000, metadata=_env("REVCAST_DAGSTER_PORT"))
+    # None: failed runs are only recorded in audit.run_failures; a URL: they are also posted there as JSON
+    alert_webhook_url: str | None = field(default=None, metadata=_env("REVCAST_ALERT_WEBHOOK_URL"))
     # None: the API's POST /v1/train is disabled
     api_token: str | None = field(default=None, metadata=_env("REVCAST_API_TOKEN"))
     # None: predictions.duckdb next to the warehouse
