@@ -25,9 +25,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from revcast.forecasting.base import validate_series
 from revcast.forecasting.baselines import SeasonalNaive
 from revcast.forecasting.batch_ets import BatchETS
 from revcast.generate.usage import simulate_usage
+from revcast.usage.accounts import MIN_DAYS, pad_short
 
 H = 30
 
@@ -81,7 +83,8 @@ def main() -> None:
     t = time.perf_counter()
     df = bench_series(args.accounts, args.days, args.seed)
     cut = df["ds"].max() - pd.Timedelta(days=H)
-    train, test = df[df["ds"] <= cut], df[df["ds"] > cut]
+    # a series under a week old at the cutoff gets zero days before its first day, as the driver does
+    train, test = pad_short(validate_series(df[df["ds"] <= cut]), MIN_DAYS), df[df["ds"] > cut]
     print(
         f"series: {df['unique_id'].nunique()} ({len(df):,} rows), generated in {time.perf_counter() - t:.1f} s"
     )
