@@ -24,11 +24,30 @@ DAILY_SOURCES = {"usage": "usage_records", "fullbas": "fullbas_runs", "simplebas
 # daily assets rebuilt with their source's days
 DAILY_DOWNSTREAM = {"usage_records": ["usage_daily_totals"]}
 
+DAILY_ASSETS = (*DAILY_SOURCES.values(), *(a for downstream in DAILY_DOWNSTREAM.values() for a in downstream))
+
+# Yesterday's partition of every daily asset exists by 06:00 UTC (the nightly ingest starts at 02:00).
+FRESHNESS_DEADLINE = "0 6 * * *"
+daily_freshness_checks = dg.build_time_partition_freshness_checks(
+    assets=[
+        dg.AssetKey(a)
+        for a in (*DAILY_SOURCES.values(), *(d for ds in DAILY_DOWNSTREAM.values() for d in ds))
+    ],
+    deadline_cron=FRESHNESS_DEADLINE,
+    severity=dg.AssetCheckSeverity.WARN,
+)
+daily_freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=daily_freshness_checks,
+    name="daily_freshness_sensor",
+    minimum_interval_seconds=600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
+
+
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest_job",
-    selection=dg.AssetSelection.assets(
-        *DAILY_SOURCES.values(), *(a for downstream in DAILY_DOWNSTREAM.values() for a in downstream)
-    ),
+    # the freshness checks run on their own sensor, not inside the ingest they judge
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS) - dg.AssetSelection.checks(*daily_freshness_checks),
     partitions_def=daily_partitions,
     description="Ingest one day of every daily source (usage, BAS runs) and the day's usage totals.",
 )
@@ -208,5 +227,6 @@ def run_failure_sensor(
 defs = dg.Definitions(
     jobs=[daily_ingest_job, nightly_refresh_job, nightly_marts_job, monthly_retrain_job],
     schedules=[nightly_schedule, monthly_retrain_schedule],
-    sensors=[landing_sensor, nightly_refresh_sensor, run_failure_sensor],
+    sensors=[landing_sensor, nightly_refresh_sensor, run_failure_sensor, daily_freshness_sensor],
+    asset_checks=daily_freshness_checks,
 )

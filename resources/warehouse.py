@@ -19,14 +19,28 @@ def _env_or_default(setting: str) -> str | dg.EnvVar:
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file (env REVCAST_WAREHOUSE, default warehouse/revcast.duckdb)."""
+    """The DuckDB file (env REVCAST_WAREHOUSE, default warehouse/revcast.duckdb).
+
+    A writer that finds the file locked by another process (a reader outside Dagster, such as the API or a
+    notebook; Dagster's own writers queue on the `duckdb` pool) asks Dagster to retry its step:
+    `lock_retries` times, `lock_retry_seconds` apart.
+    """
 
     path: str = Settings.warehouse
+    lock_retries: int = 5
+    lock_retry_seconds: int = 30
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection that is closed afterwards; writers create the file and its tables."""
-        con = warehouse.connect(self.path, read_only=read_only)
+        try:
+            con = warehouse.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if read_only or "lock" not in str(exc).lower():
+                raise
+            raise dg.RetryRequested(
+                max_retries=self.lock_retries, seconds_to_wait=self.lock_retry_seconds
+            ) from exc
         try:
             yield con
         finally:

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 # source -> (partition folder key, file extension); paths are relative to the landing root
@@ -95,6 +95,21 @@ def available_keys(root: str | Path, source: str) -> list[str]:
         p.parent.name.split("=", 1)[1] for pattern in _patterns(ext) for p in base.glob(f"{part}=*/{pattern}")
     }
     return sorted(k for k in keys if KEY_PATTERNS[part].fullmatch(k))
+
+
+def still_arriving(keys: Iterable[str], *, within_days: int, today: date | None = None) -> bool:
+    """Whether every missing partition is recent enough (a day, or a month, ending at most `within_days`
+    before today, UTC) that its export may still be on its way, rather than a gap in the history."""
+    today = today or datetime.now(UTC).date()
+    horizon = today - timedelta(days=within_days)
+    ends = []
+    for key in keys:
+        if len(key) == 7:  # a month: it ends on its last day
+            first = date.fromisoformat(f"{key}-01")
+            ends.append((first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1))
+        else:
+            ends.append(date.fromisoformat(key))
+    return bool(ends) and min(ends) >= horizon
 
 
 def days(start: date, end_exclusive: date) -> Iterable[date]:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import dagster as dg
 
-from assets.partitions import cutoff_partitions
+from assets.partitions import cutoff_partitions, daily_partitions
 from pipelines.automation import nightly_refresh_sensor
 from pipelines.definitions import defs
 
@@ -105,3 +105,33 @@ def test_a_successful_ingest_requests_the_refresh_and_the_latest_cutoffs_marts(m
         nightly_refresh_sensor(context), dg.SkipReason
     )  # the queued refresh covers the new data
     assert wanted == [("nightly_refresh_job", (dg.DagsterRunStatus.QUEUED,))]
+
+
+def test_daily_assets_warn_when_yesterday_is_missing_after_the_deadline():
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.automation import daily_freshness_checks
+
+    checked = {key.asset_key.to_user_string() for c in daily_freshness_checks for key in c.check_keys}
+    assert checked == {"usage_records", "fullbas_runs", "simplebas_runs", "usage_daily_totals"}
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*daily_freshness_checks))
+    run = dg.Definitions(
+        assets=[dg.AssetSpec(k, partitions_def=daily_partitions) for k in checked],
+        asset_checks=daily_freshness_checks,
+        jobs=[job],
+    ).resolve_job_def("freshness")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def verdicts():
+        result = run.execute_in_process(instance=instance)
+        return {
+            (e.asset_key.to_user_string(), e.passed, e.severity) for e in result.get_asset_check_evaluations()
+        }
+
+    assert verdicts() == {(a, False, dg.AssetCheckSeverity.WARN) for a in checked}
+    today = datetime.now(UTC).date()
+    for asset in checked:  # yesterday, and the day before (the deadline of today 06:00 may not have passed)
+        for back in (1, 2):
+            day = (today - timedelta(days=back)).isoformat()
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=day))
+    assert verdicts() == {(a, True, dg.AssetCheckSeverity.WARN) for a in checked}
