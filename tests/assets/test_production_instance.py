@@ -1,5 +1,7 @@
 """deploy/dagster.yaml on a real PostgreSQL: the nightly schedule ticks for a fixed night, dagster-daemon
-dequeues and runs it, the webserver reports it, and the day is materialized; the database is dropped after.
+dequeues and runs it, the webserver reports it, and the day is materialized; then a 30-day backfill as three
+concurrent runs on the multiprocess executor finishes without a DuckDB lock error. The database is dropped
+after.
 
 Skipped where no PostgreSQL answers on 127.0.0.1:5432 (user postgres, trust authentication).
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,6 +34,11 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 TICK = datetime(2023, 1, 6, 2, 0, tzinfo=UTC)  # the nightly tick of 6 Jan ingests 5 Jan
 DAY = "2023-01-05"
 NIGHTLY_ASSETS = ("usage_records", "usage_daily_totals", "fullbas_runs", "simplebas_runs")
+BACKFILL = [
+    ("2023-01-06", "2023-01-15"),
+    ("2023-01-16", "2023-01-25"),
+    ("2023-01-26", "2023-02-04"),
+]  # 30 days
 
 
 def _bin(name: str) -> str:
@@ -75,7 +83,7 @@ def deployment(pg_database, tmp_path, monkeypatch):
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     landing = tmp_path / "landing"
     generate_landing(
-        landing, seed=3, accounts=5, start=date(2023, 1, 1), end=date(2023, 1, 10), bad_share=0.0
+        landing, seed=3, accounts=5, start=date(2023, 1, 1), end=date(2023, 2, 15), bad_share=0.0
     )
     env = {
         "DAGSTER_HOME": str(home),
@@ -88,7 +96,7 @@ def deployment(pg_database, tmp_path, monkeypatch):
         "REVCAST_WAREHOUSE": str(tmp_path / "revcast.duckdb"),
         "REVCAST_MODEL_STORE": str(tmp_path / "models"),
         "REVCAST_START_DATE": "2023-01-01",
-        "REVCAST_END_DATE": "2023-01-10",
+        "REVCAST_END_DATE": "2023-02-15",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -245,6 +253,46 @@ def test_nightly_tick_runs_on_the_postgres_instance_under_the_daemon(deployment)
                 return None
 
         assert _wait("the webserver", _web_status, 90, processes) == dg.DagsterRunStatus.SUCCESS
+
+        # load: 30 days as three range runs submitted at once through the webserver, each on the
+        # multiprocess executor; their writes queue on the duckdb pool instead of colliding on the file
+        backfill_ids = [
+            web.submit_job_execution(
+                "daily_ingest_job",
+                repository_location_name="revcast",
+                repository_name="__repository__",
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                },
+                asset_selection=["usage_records"],
+            )
+            for first, last in BACKFILL
+        ]
+
+        def _all_finished():
+            runs = [instance.get_run_by_id(i) for i in backfill_ids]
+            return runs if all(r.is_finished for r in runs) else None
+
+        backfill = _wait("the backfill runs", _all_finished, 240, processes)
+        assert [r.status for r in backfill] == [dg.DagsterRunStatus.SUCCESS] * 3, processes.logs()
+        lock_error = re.compile(r"could not set lock|conflicting lock|database is locked", re.IGNORECASE)
+        problems = [
+            entry.message
+            for run_id in backfill_ids
+            for entry in instance.all_logs(run_id)
+            if lock_error.search(entry.message or "")
+            or entry.dagster_event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+        ]
+        assert problems == []
+        loaded = instance.get_materialized_partitions(dg.AssetKey("usage_records"))
+        assert len(loaded) == 31 and {DAY, "2023-01-06", "2023-02-04"} <= loaded
+        con = duckdb.connect(env["REVCAST_WAREHOUSE"], read_only=True)
+        try:
+            days = con.execute("SELECT count(DISTINCT usage_date) FROM clean.usage").fetchone()[0]
+        finally:
+            con.close()
+        assert days == 31
     finally:
         processes.stop()
         instance.dispose()
