@@ -8,6 +8,8 @@ median is reported. Variants:
   pipeline    dagster.materialize(usage_records) as one single-run backfill over the year, checks
               included (GE suite + quarantine share), ephemeral in-memory Dagster instance
   pipeline+sqlite  the same with a persistent SQLite Dagster instance (what `make demo` / `dagster dev` use)
+  pipeline+postgres  with --postgres: the same on the production instance (deploy/dagster.yaml) in a
+              throwaway database on PostgreSQL at 127.0.0.1:5432 (user postgres), dropped afterwards
 """
 
 import argparse
@@ -84,6 +86,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--postgres", action="store_true", help="also on the PostgreSQL production instance")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -102,13 +105,19 @@ def main() -> None:
     )
 
     runs: dict[str, list[dict]] = {"bare": [], "pipeline": [], "pipeline+sqlite": []}
+    if args.postgres:
+        runs["pipeline+postgres"] = []
+        database = _postgres_instance(work / "dagster_home_postgres")
     for i in range(args.repeat):
         for name in runs:
             target = work / f"{name.replace('+', '_')}_{i}.duckdb"
             if name == "bare":
                 result = run_variant(BARE, [str(landing), str(target)])
             else:
-                home = "-" if name == "pipeline" else tempfile.mkdtemp(dir=work, prefix="dagster_home_")
+                home = {
+                    "pipeline": "-",
+                    "pipeline+postgres": str(work / "dagster_home_postgres"),
+                }.get(name) or tempfile.mkdtemp(dir=work, prefix="dagster_home_")
                 result = run_variant(
                     PIPELINE, [str(landing), str(target), start.isoformat(), end.isoformat(), home]
                 )
@@ -120,6 +129,8 @@ def main() -> None:
                 flush=True,
             )
 
+    if args.postgres:
+        _drop_database(database)
     summary = {}
     for name, results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
@@ -130,8 +141,9 @@ def main() -> None:
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         }
     bare = summary["bare"]["seconds"]
-    for name in ("pipeline", "pipeline+sqlite"):
-        summary[name]["ratio_to_bare"] = summary[name]["seconds"] / bare
+    for name in summary:
+        if name != "bare":
+            summary[name]["ratio_to_bare"] = summary[name]["seconds"] / bare
     lines_read, lines_quarantined = runs["pipeline"][0]["extra"]
     report = {
         "date": date.today().isoformat(),
@@ -155,6 +167,27 @@ def main() -> None:
         print(
             f"| {name} | {s['seconds']:.2f} | {s['rows']:,} | {s['rows_per_second']:,.0f} | {s['peak_rss_mb']:.0f} | {ratio} |"
         )
+
+
+def _postgres_instance(home: Path) -> str:
+    """A throwaway database and a DAGSTER_HOME with deploy/dagster.yaml pointing at it (via DAGSTER_PG_*)."""
+    import os
+    import shutil
+    import uuid
+
+    name = f"revcast_bench_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    os.environ.update(
+        DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT="5432", DAGSTER_PG_DB=name,
+        DAGSTER_PG_USER="postgres", DAGSTER_PG_PASSWORD="",
+    )  # fmt: skip
+    return name
+
+
+def _drop_database(name: str) -> None:
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", name], check=True)
 
 
 def _cpus() -> int:
