@@ -61,6 +61,32 @@ print(rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, lines[0
 """
 
 
+def _run_all(
+    runs: dict[str, list[dict]], repeat: int, work: Path, landing: Path, start: date, end: date
+) -> None:
+    """Each variant `repeat` times, alternating, appending to `runs`."""
+    for i in range(repeat):
+        for name in runs:
+            target = work / f"{name.replace('+', '_')}_{i}.duckdb"
+            if name == "bare":
+                result = run_variant(BARE, [str(landing), str(target)])
+            else:
+                home = {
+                    "pipeline": "-",
+                    "pipeline+postgres": str(work / "dagster_home_postgres"),
+                }.get(name) or tempfile.mkdtemp(dir=work, prefix="dagster_home_")
+                result = run_variant(
+                    PIPELINE, [str(landing), str(target), start.isoformat(), end.isoformat(), home]
+                )
+            target.unlink(missing_ok=True)
+            runs[name].append(result)
+            print(
+                f"  {name:<16} run {i + 1}: {result['seconds']:.2f}s  rows {result['rows']:,}  "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+
+
 def run_variant(code: str, args: list[str]) -> dict:
     """Run one variant in a subprocess; return its printed numbers, wall time and its own peak RSS."""
     started = time.perf_counter()
@@ -108,29 +134,11 @@ def main() -> None:
     if args.postgres:
         runs["pipeline+postgres"] = []
         database = _postgres_instance(work / "dagster_home_postgres")
-    for i in range(args.repeat):
-        for name in runs:
-            target = work / f"{name.replace('+', '_')}_{i}.duckdb"
-            if name == "bare":
-                result = run_variant(BARE, [str(landing), str(target)])
-            else:
-                home = {
-                    "pipeline": "-",
-                    "pipeline+postgres": str(work / "dagster_home_postgres"),
-                }.get(name) or tempfile.mkdtemp(dir=work, prefix="dagster_home_")
-                result = run_variant(
-                    PIPELINE, [str(landing), str(target), start.isoformat(), end.isoformat(), home]
-                )
-            target.unlink(missing_ok=True)
-            runs[name].append(result)
-            print(
-                f"  {name:<16} run {i + 1}: {result['seconds']:.2f}s  rows {result['rows']:,}  "
-                f"peak RSS {result['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
-
-    if args.postgres:
-        _drop_database(database)
+    try:
+        _run_all(runs, args.repeat, work, landing, start, end)
+    finally:
+        if args.postgres:
+            _drop_database(database)
     summary = {}
     for name, results in runs.items():
         seconds = statistics.median(r["seconds"] for r in results)
