@@ -86,6 +86,7 @@ def _fit_chunk(y: np.ndarray, n: np.ndarray, m: int, grid: np.ndarray) -> dict[s
     best = np.argmin(aic, axis=0)
     cols = np.arange(len(n))
     return {
+        "aic": aic[best, cols],
         "grid_index": best,
         "level": level[best, cols],
         "trend": trend[best, cols],
@@ -97,14 +98,21 @@ def _fit_chunk(y: np.ndarray, n: np.ndarray, m: int, grid: np.ndarray) -> dict[s
 class BatchETS(Forecaster):
     """Vectorised additive ETS with per-series model and smoothing parameters chosen by AIC from a grid."""
 
-    def __init__(self, season: int = 7, max_zero_share: float = 0.5, name: str = "batch_ets") -> None:
+    def __init__(
+        self, season: int = 7, max_zero_share: float = 0.5, log: bool = True, name: str = "batch_ets"
+    ) -> None:
         super().__init__()
         if season < 2:
             raise ValueError("season must be >= 2")
-        self.season, self.max_zero_share, self.name = season, max_zero_share, name
+        self.season, self.max_zero_share, self.log, self.name = season, max_zero_share, log, name
 
     def params(self) -> dict[str, Any]:
-        return {"season": self.season, "max_zero_share": self.max_zero_share, "name": self.name}
+        return {
+            "season": self.season,
+            "max_zero_share": self.max_zero_share,
+            "log": self.log,
+            "name": self.name,
+        }
 
     def screen(self, df: pd.DataFrame) -> dict[str, str]:
         """Series under two seasons of history, or with more than max_zero_share zero days."""
@@ -132,6 +140,20 @@ class BatchETS(Forecaster):
         grid = parameter_grid()
         parts = [_fit_chunk(y[i : i + CHUNK], n[i : i + CHUNK], m, grid) for i in range(0, len(n), CHUNK)]
         fitted = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        self.log_ = np.zeros(len(n), dtype=bool)
+        eligible = (np.nan_to_num(y, nan=0.0) >= 0).all(axis=1)  # log1p needs y >= 0
+        if self.log and eligible.any():
+            # the same grid on log1p(y): a multiplicative season and trend in additive form; its AIC on the
+            # original scale adds the Jacobian, 2 * sum(log1p(y)), so the two are compared like for like
+            ly = np.log1p(np.where(eligible[:, None], y, 0.0))
+            logged = [
+                _fit_chunk(ly[i : i + CHUNK], n[i : i + CHUNK], m, grid) for i in range(0, len(n), CHUNK)
+            ]
+            alt = {key: np.concatenate([p[key] for p in logged]) for key in logged[0]}
+            alt["aic"] = alt["aic"] + 2 * np.nansum(ly, axis=1)
+            self.log_ = eligible & (alt["aic"] < fitted["aic"])
+            for key, value in fitted.items():
+                value[self.log_] = alt[key][self.log_]
         self.grid_index_ = fitted["grid_index"].astype(int)
         self.level_, self.trend_, self.season_ = fitted["level"], fitted["trend"], fitted["season"]
         self.sigma_ = fitted["sigma"]
@@ -143,7 +165,7 @@ class BatchETS(Forecaster):
         seas = np.where(g[:, 5] > 0, "A", "N").astype(object)
         return pd.DataFrame(
             {
-                "model": "ETS(A," + names + "," + seas + ")",
+                "model": np.where(self.log_, "log ", "").astype(object) + "ETS(A," + names + "," + seas + ")",
                 "alpha": g[:, 0],
                 "beta": g[:, 1],
                 "phi": np.where(g[:, 4] > 0, g[:, 2], 1.0),
@@ -166,7 +188,12 @@ class BatchETS(Forecaster):
         c = alpha + beta * phi * (1 - phi**j) / (1 - phi) + gamma * (j % m == 0)
         var_factor = 1 + np.concatenate([np.zeros((len(n), 1)), np.cumsum(c**2, axis=1)], axis=1)
         sd = self.sigma_[:, None] * np.sqrt(var_factor)
-        return forecast_frame(future, yhat.ravel(), normal_intervals(yhat.ravel(), sd.ravel()))
+        bounds = normal_intervals(yhat, sd)
+        if self.log_.any():  # back to the original scale: the median and the same quantiles
+            rows = self.log_[:, None]
+            yhat = np.where(rows, np.expm1(np.minimum(yhat, 700)), yhat)
+            bounds = {k: np.where(rows, np.expm1(np.minimum(v, 700)), v) for k, v in bounds.items()}
+        return forecast_frame(future, yhat.ravel(), {k: v.ravel() for k, v in bounds.items()})
 
     def _state(self, directory: Path) -> dict[str, Any]:
         return {
@@ -175,6 +202,7 @@ class BatchETS(Forecaster):
             "trend": self.trend_.tolist(),
             "season": self.season_.tolist(),
             "sigma": self.sigma_.tolist(),
+            "log": self.log_.tolist(),
         }
 
     def _restore(self, state: dict[str, Any], directory: Path) -> None:
@@ -183,3 +211,4 @@ class BatchETS(Forecaster):
         self.trend_ = np.asarray(state["trend"], dtype=float)
         self.season_ = np.asarray(state["season"], dtype=float).reshape(-1, self.season)
         self.sigma_ = np.asarray(state["sigma"], dtype=float)
+        self.log_ = np.asarray(state["log"], dtype=bool)
