@@ -62,8 +62,9 @@ class DaskExecutor:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if not items:
             return []
-        futures = self.client.map(fn, list(items), pure=False)
-        return list(self.client.gather(futures))
+        # scatter the task data first: a task graph that embeds large frames goes through the scheduler
+        data = self.client.scatter(list(items))
+        return list(self.client.gather(self.client.map(fn, data, pure=False)))
 
 
 def failure_reason(exc: BaseException) -> str:
