@@ -30,11 +30,12 @@ SELECT account_id, metric, ds, yhat AS quantity, tags FROM forecasts.command_for
 
 class ForecastCommandConfig(dg.Config):
     """The seed's forecast command payload: {"command": "Forecast" | "GlobalForecast", "account": A (optional,
-    Forecast only), "target": T (a pricing model tag), "forecastSize": N (days)}."""
+    Forecast only), "target": T (a pricing model tag), "forecastSize": N (days)}. The defaults (a 30-day
+    GlobalForecast priced by production) are what a launch without config, such as `make demo`, runs."""
 
-    command: str
-    target: str
-    forecastSize: int  # noqa: N815 - the payload's own field name
+    command: str = "GlobalForecast"
+    target: str = "production"
+    forecastSize: int = 30  # noqa: N815 - the payload's own field name
     account: str | None = None
 
 
@@ -48,7 +49,7 @@ def command_run_key(run_id: str) -> str:
     pool="duckdb",
     kinds={"duckdb", "python"},
     owners=["team:finance"],
-    deps=["account_forecasts"],
+    deps=["usage_daily_totals"],  # reads features.usage_account_daily through the last observed day
     check_specs=[
         dg.AssetCheckSpec(
             "command_forecasts_all_rated",

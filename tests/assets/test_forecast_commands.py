@@ -218,3 +218,12 @@ def test_graphql_and_amqp_launch_the_command_job(webserver, usage_model_resource
     rejected = [r for r in rows if r[1] == "rejected"]
     assert rejected[0][0] == "amqp" and rejected[0][3].startswith("payload is not JSON")
     shutil.rmtree(webserver["home"] / "storage", ignore_errors=True)
+
+
+def test_a_launch_without_config_runs_the_default_command(usage_model_resources):
+    result = dg.materialize(
+        [command_forecasts], resources=usage_model_resources | {"dask": DaskResource()}, raise_on_error=False
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("command_forecasts")[0].metadata
+    assert meta["command"].value == {"command": "GlobalForecast", "target": "production", "forecastSize": 30}
