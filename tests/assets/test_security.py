@@ -43,4 +43,5 @@ def test_the_webhook_url_is_an_environment_reference_not_a_value(monkeypatch):
     monkeypatch.setenv(env_name("alert_webhook_url"), "https://hooks.example/secret-token")
     alerts = default_resources()["alerts"]
     assert isinstance(alerts.webhook_url, dg.EnvVar)
-    assert alerts.webhook_url.env_var_name == env_name("alert_webhook_url")  # Dagster keeps and shows the name
+    # Dagster keeps and shows the name
+    assert alerts.webhook_url.env_var_name == env_name("alert_webhook_url")

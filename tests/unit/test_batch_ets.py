@@ -79,7 +79,8 @@ def test_a_multiplicative_series_is_fitted_on_the_log_scale():
         * np.array([1.0, 1.4, 1.5, 1.3, 1.0, 0.3, 0.2])[t % 7]
         * rng.lognormal(0, 0.05, 200)
     )
-    flat = 100 + 90 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 8, 200)  # additive: log would blow up the troughs
+    # additive: log would blow up the troughs
+    flat = 100 + 90 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 8, 200)
     df = pd.concat(
         [
             pd.DataFrame({"unique_id": "growing", "ds": pd.date_range("2023-01-01", periods=200), "y": y}),
