@@ -14,7 +14,7 @@ _start, _end = settings().start_date, settings().end_date
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=_start.isoformat(), end_date=(_end + timedelta(days=1)).isoformat() if _end else None
 )
-# Keys are YYYY-MM (the issue's "partition 2023-12"; the invoice folders' month=YYYY-MM).
+# Keys are YYYY-MM (the invoice folders' month=YYYY-MM).
 monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=_start.strftime("%Y-%m"),
     end_date=(_end + timedelta(days=1)).strftime("%Y-%m") if _end else None,

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 WINDOW = 30
-GOOD, BAD = 0.85, 1.0  # the issue's goal: at most 0.85x on 8 of 11 series, none above 1.0x
+GOOD, BAD = 0.85, 1.0  # the goal: at most 0.85x on 8 of 11 series, none above 1.0x
 
 SCORE_SQL = """
 WITH f AS (SELECT * FROM forecasts.invoice_revenue_forecasts WHERE cutoff = $cutoff)

@@ -5,14 +5,14 @@ empty required value quarantines its line with the reason `missing <column>`; an
 (on the organisation card the literal `None` is NULL too). The *_OPTIONAL tuples below say which is which.
 """
 
-# usage, seed-000 wide form (one column per product) and the long form for any metric
+# usage, wide usage form (one column per product) and the long form for any metric
 USAGE_WIDE_COLUMNS = ("date", "customer_id", "#api_calls(Product_1)", "storage_capacity_used(Product_2)")
 USAGE_LONG_COLUMNS = ("account_id", "metric", "usage_date", "quantity", "unit")
 # wide form: a product column may be empty (not measured that day: no row for that metric), but not both
 USAGE_WIDE_OPTIONAL = ("#api_calls(Product_1)", "storage_capacity_used(Product_2)")
 USAGE_LONG_OPTIONAL = ("tags",)  # an extra column the long form may carry; ignored
 
-# BAS report-run logs and the organisation card (seed 001)
+# BAS report-run logs and the organisation card
 FULLBAS_COLUMNS = (
     "datestring", "timestring", "level", "userid", "orgid", "reportname", "versioncode", "countrycode", "runtime",
 )  # fmt: skip
@@ -31,7 +31,7 @@ ORGCARD_REQUIRED = ("organisationid", "shortcode", "organisationstatus")
 ORGCARD_OPTIONAL = tuple(c for c in ORGCARD_COLUMNS if c not in ORGCARD_REQUIRED)
 
 
-# invoice JSON records (seed 002): logical field -> accepted spellings (keys drift between monthly exports)
+# invoice JSON records: logical field -> accepted spellings (keys drift between monthly exports)
 INVOICE_KEY_VARIANTS: dict[str, tuple[str, ...]] = {
     "country": ("country",),
     "customer_id": ("customer_id",),

@@ -1,4 +1,4 @@
-"""The AMQP path of the forecast commands: read the seed's payloads from a RabbitMQ queue, record each in
+"""The AMQP path of the forecast commands: read the forecast command payloads from a RabbitMQ queue, record each in
 audit.commands, and launch the valid ones as `forecast_command_job` runs through Dagster's GraphQL API.
 
 Every message is acknowledged once handled, so nothing is retried forever: a malformed payload is recorded as

@@ -1,4 +1,4 @@
-"""command_forecasts and forecast_command_job: a forecast command (the seed's payload as run config) makes tagged
+"""command_forecasts and forecast_command_job: a forecast command (the command payload as run config) makes tagged
 forecast records, rates them with the targeted pricing model, and bills them."""
 
 import json
@@ -29,7 +29,7 @@ SELECT account_id, metric, ds, yhat AS quantity, tags FROM forecasts.command_for
 
 
 class ForecastCommandConfig(dg.Config):
-    """The seed's forecast command payload: {"command": "Forecast" | "GlobalForecast", "account": A (optional,
+    """The forecast command payload: {"command": "Forecast" | "GlobalForecast", "account": A (optional,
     Forecast only), "target": T (a pricing model tag), "forecastSize": N (days)}. The defaults (a 30-day
     GlobalForecast priced by production) are what a launch without config, such as `make demo`, runs."""
 

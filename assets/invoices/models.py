@@ -56,7 +56,7 @@ class InvoiceModelsConfig(dg.Config):
 
 
 def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> dict:
-    """Seed-002 baselines, seasonal naive, AICc-selected ETS/ARIMA (holidays, yearly terms), Theta, MSTL,
+    """Previous-30-days and same-30-days-last-year baselines, seasonal naive, AICc-selected ETS/ARIMA, Theta, MSTL,
     intermittent-demand models, 30-day totals forecast directly, and the TF net (restricted to cfg.models)."""
     codes = {uid: COUNTRY_CODES.get(uid) for uid in daily["unique_id"].unique() if COUNTRY_CODES.get(uid)}
     entries = {

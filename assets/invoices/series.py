@@ -1,4 +1,4 @@
-"""Daily revenue per country and for 'all', and the seed-002 features with the 30-day target."""
+"""Daily revenue per country and for 'all', and the 30-day revenue features with the 30-day target."""
 
 import dagster as dg
 
@@ -101,7 +101,7 @@ def invoice_daily_revenue(
     ],
 )
 def invoice_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Seed-002 features for each day d (revenue of the previous 7/14/28/70 days and of the same 30 days a
+    """The 30-day revenue features for each day d (revenue of the previous 7/14/28/70 days and of the same 30 days a
     year earlier, mean invoices and views over the previous 30 days) and the target, revenue of d..d+29."""
     with warehouse.connect() as con:
         with transaction(con):

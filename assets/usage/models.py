@@ -25,7 +25,7 @@ from revcast.usage.training import training_series
 from revcast.warehouse import replace_with_frame
 
 DOMAIN = "usage"
-LSTM_UNITS = {"api_calls": [50, 50], "storage_gb": [100, 50]}  # the seed's layer sizes per metric
+LSTM_UNITS = {"api_calls": [50, 50], "storage_gb": [100, 50]}  # the reference LSTM's layer sizes per metric
 BASELINE = "seasonal_naive"
 COMBINED = ("auto_ets", "auto_arima", "auto_theta")
 
@@ -53,7 +53,7 @@ class UsageForecastConfig(dg.Config):
 
 def usage_model_factories(cfg: UsageModelsConfig) -> dict:
     """The tournament entries: baselines, AICc-selected ETS/ARIMA (holidays), Theta, MSTL (weekly + yearly),
-    weekly totals forecast directly, and the seed's LSTM (restricted to cfg.models if set)."""
+    weekly totals forecast directly, and the reference LSTM (restricted to cfg.models if set)."""
     country = USAGE_FEATURES.holiday_country
     entries = {
         "seasonal_naive": functools.partial(SeasonalNaive, season=7),
@@ -107,7 +107,7 @@ def usage_models(
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
     """Model tournament per usage metric (baselines, AutoETS/AutoARIMA/Theta/MSTL, 28-day totals, a combination,
-    the seed's LSTM) on quarterly rolling origins; seasonal naive is published unless a challenger beats its MASE
+    the reference LSTM) on quarterly rolling origins; seasonal naive is published unless a challenger beats its MASE
     by the margin; champion artifacts under the model store, rows in models.backtests/scores/registry."""
     import tensorflow  # noqa: F401 - imported here so the code location loads fast
 

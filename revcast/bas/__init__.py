@@ -1,4 +1,4 @@
-"""BAS report-usage analytics (seed 001): pure functions over the clean Full BAS, Simple BAS and organisation frames."""
+"""BAS report-usage analytics: pure functions over the clean Full BAS, Simple BAS and organisation frames."""
 
 from revcast.bas.analysis import CAPACITY_MEASURE, BasAnalysis, BasSettings
 from revcast.bas.comparison import compare_systems, mark_repeat_runs

@@ -1,4 +1,4 @@
-"""Forecast commands (the seed's payloads), their validation, the audit log and the forecast records they make.
+"""Forecast commands (Forecast and GlobalForecast payloads), their validation, the audit log and the forecast records they make.
 
     {"command": "Forecast", "account": "C000001", "target": "test1", "forecastSize": 15}   # one account
     {"command": "Forecast", "target": "test1", "forecastSize": 15}                          # all accounts
@@ -48,7 +48,7 @@ class ForecastCommand:
     account: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The seed's JSON payload (also the job's run config)."""
+        """The command's JSON payload (also the job's run config)."""
         out = {"command": self.command, "target": self.target, "forecastSize": self.forecast_size}
         return out | ({"account": self.account} if self.account is not None else {})
 

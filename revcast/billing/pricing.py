@@ -28,7 +28,7 @@ A file holds one pricing model::
           bands: [{up_to: 1000, unit_price: 0.10}, {up_to: null, unit_price: 0.08}]
 
 A rule of a model other than production only matches records tagged `target=<model>` (the forecast records a
-pricing evaluation creates carry that tag, as the seed's forecast generator does), so untagged real usage is
+pricing evaluation creates carry that tag), so untagged real usage is
 always priced by production.
 """
 

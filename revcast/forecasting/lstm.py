@@ -1,4 +1,4 @@
-"""The seed's LSTM, done honestly: scaler fitted inside fit, time-ordered validation, direct multi-step output.
+"""The reference LSTM, done honestly: scaler fitted inside fit, time-ordered validation, direct multi-step output.
 
 Design: one network per series. Input = the previous `lags` values, standardised with the training
 window's mean/std and (when `relative`, the default) shifted so the window's last value is 0, which lets

@@ -1,4 +1,4 @@
-"""BAS report runs (fullbas, simplebas) and the organisation card, shaped like seed 001's extracts.
+"""BAS report runs (fullbas, simplebas) and the organisation card, shaped like the BAS report-run extracts.
 
 Runs cluster before lodgement deadlines (monthly statements due the 21st of the next month, quarterly ones the
 28th of the month after the quarter, 28 Feb for Oct-Dec) in Sydney business hours, converted to UTC.

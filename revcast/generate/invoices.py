@@ -1,4 +1,4 @@
-"""Invoice lines as monthly JSON arrays (seed 002): key names and layout drift between months."""
+"""Invoice lines as monthly JSON arrays: key names and layout drift between months."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Example pricing models (seed 003) written to pricing/*.yaml.
+"""Example pricing models written to pricing/*.yaml.
 
 A pricing model file has: ``model`` (its tag; ``production`` is the real price book), ``description``, ``currency``
 and ``rules``. Each rule has ``name``, ``salience`` (higher is tried first; tagged what-if rules sit above the
@@ -17,7 +17,7 @@ from revcast.generate._common import DomainResult, write_bytes
 
 PRICING_MODELS: dict[str, str] = {
     "production.yaml": """\
-# seed 000's price book: $0.20 per API call, $0.10 per GB of storage per day
+# the usage price book: $0.20 per API call, $0.10 per GB of storage per day
 model: production
 description: Default price book of the usage products
 currency: USD

@@ -1,4 +1,4 @@
-"""Subscription app data (seed 004): daily installs, purchases renewing by billing cycle, and the plan config."""
+"""Subscription app data: daily installs, purchases renewing by billing cycle, and the plan config."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def simulate_purchases(rng: np.random.Generator, installs: dict, days: list[date
 
 
 def plan_config(end: date) -> dict:
-    """The plan.yaml content: per platform install2access, commission and products (seed 004's config).
+    """The plan.yaml content: per platform install2access, commission and products .
 
     iOS shows the month -> value form of install2access (a promotion in the last month), Android the plain number.
     """

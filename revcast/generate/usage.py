@@ -1,4 +1,4 @@
-"""Daily usage per account in the seed-000 wide form: one CSV per day under usage/date=YYYY-MM-DD/."""
+"""Daily usage per account in the wide usage form: one CSV per day under usage/date=YYYY-MM-DD/."""
 
 from __future__ import annotations
 

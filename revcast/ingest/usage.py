@@ -1,4 +1,4 @@
-"""Usage exports to long-form rows: the seed-000 wide form or the long form, detected from the header.
+"""Usage exports to long-form rows: the wide usage form or the long form, detected from the header.
 
 Quarantine is per raw line: a line with any bad field goes whole to quarantine with every reason found,
 so rows read (data lines) = lines clean + lines quarantined. A wide line gives one clean row per metric.
@@ -19,7 +19,7 @@ from revcast.ingest.core import QUARANTINE_SCHEMA, ParsedBatch, RawFileError, re
 
 PARSER_VERSION = "usage/2"  # 2: RFC 4180 records, empty optional fields
 DATE_COLUMN, ACCOUNT_COLUMN = "date", "customer_id"
-# seed-000 wide columns -> (metric, unit)
+# wide-form usage columns -> (metric, unit)
 WIDE_METRICS = dict(zip(USAGE_WIDE_COLUMNS[2:], [("api_calls", "calls"), ("storage_gb", "GB")], strict=True))
 WIDE_COLUMNS = list(USAGE_WIDE_COLUMNS)
 LONG_COLUMNS = list(USAGE_LONG_COLUMNS)

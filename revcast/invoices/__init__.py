@@ -1,4 +1,4 @@
-"""Seed-002 invoices core: read monthly JSON exports, daily revenue series and features (baselines: models.py)."""
+"""Invoices core: read monthly JSON exports, daily revenue series and features (baselines: models.py)."""
 
 from revcast.invoices.ingest import (
     ALLOWED_KEYS,

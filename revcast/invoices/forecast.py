@@ -1,4 +1,4 @@
-"""Turn a champion's daily forecast into the seed-002 answer: revenue of the 30 days starting at a date."""
+"""Turn a champion's daily forecast into the API's answer: revenue of the 30 days starting at a date."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read one invoice JSON file (seed 002) with DuckDB: normalise key drift, type, split clean/quarantine.
+"""Read one invoice JSON file with DuckDB: normalise key drift, type, split clean/quarantine.
 
 The file is scanned by DuckDB (``read_json_objects``), never loaded into pandas, so files larger than
 memory work. The parsed rows land in one DuckDB temporary table; ``InvoiceBatch.clean`` and

@@ -1,4 +1,4 @@
-"""Seed-002 revenue models behind the one Forecaster interface, and 30-day-sum scoring for the tournament.
+"""Revenue models behind the one Forecaster interface, and 30-day-sum scoring for the tournament.
 
 Every model forecasts daily revenue; the target (revenue of the 30 days after the cutoff) is the sum of
 the first 30 daily forecasts. Interval bounds of a sum come from the daily bounds assuming independent
@@ -44,7 +44,7 @@ def sparse_series(df: pd.DataFrame, limit: float, name: str) -> dict[str, str]:
 
 
 class PreviousDays(Forecaster):
-    """Seed-002 baseline: every future day = the mean of the last `window` days (30-day sum = previous 30)."""
+    """Baseline: every future day = the mean of the last `window` days (30-day sum = previous 30)."""
 
     def __init__(self, window: int = WINDOW, name: str = "previous_30_days") -> None:
         super().__init__()
@@ -77,7 +77,7 @@ class PreviousDays(Forecaster):
 
 
 class SameDaysLastYear(Forecaster):
-    """Seed-002 baseline: day T+k = day T+k-365 (30-day sum = the same 30 days a year earlier)."""
+    """Baseline: day T+k = day T+k-365 (30-day sum = the same 30 days a year earlier)."""
 
     def __init__(self, lag: int = 365, name: str = "same_30_days_last_year") -> None:
         super().__init__()
@@ -110,7 +110,7 @@ class SameDaysLastYear(Forecaster):
 
 
 def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
-    """Seed-002 features (revenue_features_sql) of every day of `daily` plus the day after each series' end.
+    """The 30-day revenue features (revenue_features_sql) of every day of `daily` plus the day after each series' end.
 
     `daily` has unique_id, ds, revenue, unique_invoices, views; the appended day's own values are never
     read by a feature (every feature window ends the day before).
@@ -127,7 +127,7 @@ def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
 
 
 class RevenueFeatureNet(Forecaster):
-    """A small TensorFlow MLP on the seed-002 features predicting the next 30 days' revenue, pooled over series.
+    """A small TensorFlow MLP on the 30-day revenue features predicting the next 30 days' revenue, pooled over series.
 
     Revenue features and target are divided by the series' mean 30-day revenue in the training window (the
     counts by their own means), so one network serves large and small countries. Daily output spreads the

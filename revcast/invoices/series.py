@@ -1,4 +1,4 @@
-"""Daily revenue series, seed-002 features/target and the top countries, as DuckDB SQL.
+"""Daily revenue series, 30-day revenue features/target and the top countries, as DuckDB SQL.
 
 Table names are code-chosen identifiers (validated, quoted); dates and counts are always bound parameters.
 
@@ -133,7 +133,7 @@ def _complete(expr: str, lo: int, hi: int) -> str:
 
 
 def revenue_features_sql(daily: str = "features.daily_revenue") -> str:
-    """SQL (parameters $start, $end, may be NULL) for the seed-002 features and 30-day target per day."""
+    """SQL (parameters $start, $end, may be NULL) for the 30-day revenue features and 30-day target per day."""
     src = quote_table(daily)
     cols = [f"{_complete('sum(revenue)', lo, hi)} AS {name}" for name, (lo, hi) in FEATURE_WINDOWS.items()]
     cols.append(f"{_complete('avg(unique_invoices)', *MEAN_WINDOW)} AS invoices_mean_prev_30d")

@@ -8,7 +8,7 @@ FEATURES_TABLE = "features.invoice_features"
 # every day of the ingested months x (country, 'all') from clean.invoices (params: start, end)
 DAILY_REVENUE = f"SELECT {', '.join(DAILY_COLUMNS)} FROM ({daily_revenue_sql('clean.invoices')})"
 
-# the seed-002 features and the 30-day target over the whole daily table (params: start, end, both NULL)
+# the 30-day revenue features and the 30-day target over the whole daily table (params: start, end, both NULL)
 INVOICE_FEATURES = f"SELECT * FROM ({revenue_features_sql(DAILY_TABLE)})"
 
 DAILY_SERIES_AND_UNOBSERVED_DAYS = f"""

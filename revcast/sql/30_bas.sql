@@ -1,4 +1,4 @@
--- BAS report runs (seed 001): one row per run, UTC instant plus the Australia/Sydney wall clock.
+-- BAS report runs: one row per run, UTC instant plus the Australia/Sydney wall clock.
 -- org_known: the run's organisation is on the current organisation card (re-flagged when the card changes).
 CREATE TABLE IF NOT EXISTS clean.fullbas_runs (
     run_date         DATE        NOT NULL,  -- UTC day = the partition

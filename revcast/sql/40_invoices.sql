@@ -1,4 +1,4 @@
--- Invoice lines (seed 002), one row per JSON record; key drift normalised, invoice prefix kept as a flag.
+-- Invoice lines , one row per JSON record; key drift normalised, invoice prefix kept as a flag.
 CREATE TABLE IF NOT EXISTS clean.invoices (
     invoice_date     DATE        NOT NULL,
     country          VARCHAR     NOT NULL,
@@ -49,7 +49,7 @@ ALTER TABLE features.invoice_daily_revenue ALTER COLUMN views DROP NOT NULL;
 ALTER TABLE features.invoice_daily_revenue ALTER COLUMN cancellations DROP NOT NULL;
 ALTER TABLE features.invoice_daily_revenue ALTER COLUMN cancelled_revenue DROP NOT NULL;
 
--- Seed-002 features for day d (windows strictly before d) and the target: revenue of d..d+29.
+-- The 30-day revenue features for day d (windows strictly before d) and the target: revenue of d..d+29.
 CREATE TABLE IF NOT EXISTS features.invoice_features (
     unique_id                VARCHAR NOT NULL,
     ds                       DATE    NOT NULL,

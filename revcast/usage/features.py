@@ -1,4 +1,4 @@
-"""Usage features in DuckDB SQL: daily totals, calendar, the seed's lags 1..180 and past-only rolling stats.
+"""Usage features in DuckDB SQL: daily totals, calendar, lags 1..180 and past-only rolling stats.
 
 Every feature of day d is a function of days before d (lags, rolling windows ending at d-1) or of the
 calendar, so the rows of a training window never see later data; scalers are fitted on ds <= cutoff only.
@@ -15,7 +15,7 @@ import holidays
 
 from revcast.warehouse import table_name
 
-LAGS = tuple(range(1, 181))  # the seed's 180 lags
+LAGS = tuple(range(1, 181))  # 180 daily lags
 ROLLING_WINDOWS = (3, 7, 28)
 
 
@@ -24,7 +24,7 @@ class UsageFeatureConfig:
     """The usage domain's one feature configuration, read by usage_features and by the usage models.
 
     holiday_country: AU, the company's home market (its BAS reporting runs in Sydney time); the calendar
-    column is_holiday and the SARIMAX holiday regressor use the same country. lags: the seed's 1..180 days
+    column is_holiday and the ARIMA holiday regressor use the same country. lags: 1..180 days
     (the LSTM's input window is max(lags) days). rolling_windows: past-only means/stds over w days.
     """
 

@@ -1,9 +1,9 @@
 """Global usage forecasts per metric, three ways, and their comparison on a held-out window.
 
 - `account_sum`: the sum of the per-account forecasts (`revcast.usage.accounts`).
-- `model_global`: all accounts aggregated per metric and forecast as one series (the seed's "model based
+- `model_global`: all accounts aggregated per metric and forecast as one series (the "model based
   global forecast").
-- `pattern_global`: the seed's GlobalForecast. Per metric: forecast the number of active accounts (usage > 0)
+- `pattern_global`: the GlobalForecast command. Per metric: forecast the number of active accounts (usage > 0)
   per day; cluster the accounts' normalised usage profiles (weekday shape over the last `profile_days`, log
   level, share of active days) into k patterns (k-means); forecast each pattern's usage per active member;
   assign the expected active accounts to patterns in proportion to their share of active account-days over

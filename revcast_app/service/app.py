@@ -193,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="revcast revenue API",
         version="1",
-        description="30-day revenue forecasts per country (seed 002), training launches and logs.",
+        description="30-day revenue forecasts per country, training launches and logs.",
         lifespan=lifespan,
     )
     app.state.settings = settings
