@@ -1,9 +1,8 @@
-"""FastAPI app: 30-day revenue forecasts per country, training launches through Dagster, and the logs."""
+"""FastAPI app: every published forecast, 30-day revenue per country, training launches through Dagster, logs."""
 
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,18 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from revcast.forecasting import Forecaster, factors_from_parameters
 from revcast.invoices.forecast import WINDOW_DAYS, load_champion, window_forecast
-from revcast.settings import env_name
-from revcast.settings import settings as env_settings
-from revcast_app.service import store, training
+from revcast_app.service import forecast_routes, store, training
+from revcast_app.service.auth import require_token
 from revcast_app.service.store import PredictionLog, Settings, WarehouseUnavailable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TOKEN_ENV = env_name("api_token")
 
 
 class RevenueForecast(BaseModel):
@@ -162,22 +158,6 @@ def _forecast(settings: Settings, country_raw: str, date_raw: str) -> RevenueFor
     )
 
 
-_bearer = HTTPBearer(auto_error=False, description=f"the token in env {TOKEN_ENV}")
-
-
-def require_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """401 without a bearer token, 403 with a wrong one, 503 when the service has no token configured."""
-    expected = env_settings().api_token
-    if not expected:
-        raise HTTPException(503, f"training is disabled: set {TOKEN_ENV} on the server")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(403, "invalid bearer token")
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over one warehouse and one prediction log (settings from the environment by default)."""
     settings = settings or Settings.from_env()
@@ -193,10 +173,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="revcast revenue API",
         version="1",
-        description="30-day revenue forecasts per country, training launches and logs.",
+        description=(
+            "Every published forecast (`/v1/forecasts/{stream}`: usage, invoices, subscriptions, installs, "
+            "accounts, revenue), 30-day revenue forecasts per country, training launches and logs."
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
+    forecast_routes.install(app, settings)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
