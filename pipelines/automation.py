@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets import bas, billing, invoices, subscriptions, usage
+from assets import bas, billing, invoices, revenue, subscriptions, usage
 from assets.bas.automation import BAS_MARTS
 from assets.partitions import contiguous_ranges, cutoff_partitions, daily_partitions, range_tags
 from assets.subscriptions.automation import INGEST_ASSETS as SUBSCRIPTION_SNAPSHOTS
@@ -67,8 +67,9 @@ NIGHTLY_REFRESH = (
     )
     | BAS_MARTS
 )
-# the revenue marts of the latest cutoff that has forecasts: actuals against the current champions' forecasts
-NIGHTLY_MARTS = ("usage_revenue",)
+# the revenue marts of the latest cutoff that has forecasts: actuals against the current champions' forecasts,
+# then the conformed revenue mart, the mart exports and the revenue dashboard
+NIGHTLY_MARTS = ("usage_revenue", "revenue", "revenue_exports", "revenue_dashboard")
 
 nightly_refresh_job = dg.define_asset_job(
     "nightly_refresh_job",
@@ -115,7 +116,7 @@ def _monthly_assets() -> list[dg.AssetKey]:
     """Every asset partitioned by month in the code location: the month's invoice file, then each model
     group's training, forecasts and plans for that cutoff (a new model asset joins the retrain by itself)."""
     keys = []
-    for group in (usage, bas, invoices, subscriptions, billing):
+    for group in (usage, bas, invoices, subscriptions, billing, revenue):
         for asset in group.defs.assets or []:
             if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def == cutoff_partitions:
                 keys.extend(asset.keys)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import bas, billing, invoices, subscriptions, usage
+from assets import bas, billing, invoices, revenue, subscriptions, usage
 from pipelines import automation
 from resources import default_resources
 
@@ -12,6 +12,7 @@ defs = dg.Definitions.merge(
     invoices.defs,
     subscriptions.defs,
     billing.defs,
+    revenue.defs,
     automation.defs,
     dg.Definitions(resources=default_resources()),
 )
