@@ -55,6 +55,32 @@ def _stages(defs: dg.Definitions) -> list[tuple[str, list[dg.AssetKey]]]:
     return stages
 
 
+def _progress():
+    """A live progress bar on a terminal; disabled when output is not a TTY (the [demo] lines stay as they are)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console()
+    return Progress(
+        TextColumn("[demo] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+def _tracked(stages: list[tuple[str, list[dg.AssetKey]]]):
+    """Yield the stages while a progress bar counts them (prints inside the loop appear above the bar)."""
+    with _progress() as bar:
+        task = bar.add_task("stages", total=len(stages))
+        for kind, keys in stages:
+            bar.update(task, description=f"{kind} stage: {keys[0].to_user_string()} ...")
+            yield kind, keys
+            bar.advance(task)
+
+
 def ensure_sample_data(landing: Path, *, accounts: int, seed: int) -> tuple[date, date]:
     """Generate the sample landing zone unless one with the same parameters is there already."""
     manifest = landing / "_manifest.json"
@@ -68,7 +94,15 @@ def ensure_sample_data(landing: Path, *, accounts: int, seed: int) -> tuple[date
 
     print(f"[demo] generating sample data into {landing} ({accounts} accounts, seed {seed}) ...")
     started = time.perf_counter()
-    generate_landing(landing, seed=seed, accounts=accounts, start=SAMPLE_START, end=SAMPLE_END)
+    with _progress() as bar:
+        task = bar.add_task("generating", total=None)
+
+        def step(domain: str, done: int, total: int) -> None:
+            bar.update(task, description=f"generating {domain}", completed=done, total=total)
+
+        generate_landing(
+            landing, seed=seed, accounts=accounts, start=SAMPLE_START, end=SAMPLE_END, progress=step
+        )
     print(f"[demo] sample data written in {time.perf_counter() - started:.1f}s")
     return SAMPLE_START, SAMPLE_END
 
@@ -83,7 +117,7 @@ def run_demo(*, accounts: int = 500, seed: int = 42) -> int:
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     assets = list(defs.assets)
     ok, anything_ran = True, False
-    for kind, keys in _stages(defs):
+    for kind, keys in _tracked(_stages(defs)):  # the bar stops when the loop ends or breaks
         names = ", ".join(k.to_user_string() for k in keys)
         runs = _plan_stage(instance, defs, kind, keys, landing, start, end, upstream_ran=anything_ran)
         if not runs:

@@ -153,7 +153,7 @@ def generate_invoices(
     `hard_rates`) makes the series intermittent, spiky and shifting, like a real online retailer's."""
     days = day_range(start, end)
     years, months, dom, _ = day_numbers(days)
-    n_cust = max(20, 10 * accounts)
+    n_cust = max(20, 10 * accounts, len(COUNTRIES))  # every country needs a customer, however few accounts
     cust_country = rng.choice(len(COUNTRIES), size=n_cust, p=country_weights())
     cust_country[: len(COUNTRIES)] = np.arange(len(COUNTRIES))  # every country has a customer
     by_country = [np.nonzero(cust_country == c)[0] for c in range(len(COUNTRIES))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -52,8 +52,11 @@ def generate_landing(
     bad_share: float = 0.005,
     domains: Sequence[str] = DOMAINS,
     profile: str = "kind",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> GenerationSummary:
-    """Generate the raw sample landing zone under `out` (deterministic for the parameters) and write _manifest.json."""
+    """Generate the raw sample landing zone under `out` (deterministic for the parameters) and write _manifest.json.
+
+    `progress(domain, done, total)` is called before each domain starts (done = domains finished so far)."""
     unknown = sorted(set(domains) - set(DOMAINS))
     if unknown:
         raise ValueError(f"unknown domains {unknown}; choose from {list(DOMAINS)}")
@@ -67,7 +70,10 @@ def generate_landing(
         raise ValueError(f"unknown profile {profile!r}; choose from {list(PROFILES)}")
     out = Path(out)
     results: dict[str, DomainResult] = {}
-    for domain in (d for d in DOMAINS if d in domains):
+    chosen = [d for d in DOMAINS if d in domains]
+    for done, domain in enumerate(chosen):
+        if progress is not None:
+            progress(domain, done, len(chosen))
         args = (out, domain_rng(seed, domain), accounts, start, end, bad_share)
         if domain == "usage":
             results[domain] = generate_usage(*args, profile=profile)
