@@ -9,6 +9,7 @@ never reach a route body.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -18,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from revcast_app.service import forecasts, store
@@ -29,6 +30,18 @@ from revcast_app.service.store import Settings, WarehouseUnavailable
 PREFIX = "/v1/forecasts"
 MAX_LIMIT = 1000
 MAX_ENTITIES = 1000
+MAX_OFFSET = 1_000_000_000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_only(value: Any) -> Any:
+    """Dates arrive as YYYY-MM-DD only (pydantic alone would also take timestamps and datetimes)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_only)]
 
 StreamName = StrEnum("StreamName", {name: name for name in STREAMS})
 STREAM_DOC = "; ".join(
@@ -180,12 +193,12 @@ class ForecastSearch(BaseModel):
 
     entities: list[str] | None = Field(default=None, max_length=MAX_ENTITIES)
     series: str | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
     cutoff: str | None = None
     grain: Literal["day", "month"] | None = None
     limit: int = Field(default=100, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 ERRORS = {
@@ -320,8 +333,8 @@ def install(app: FastAPI, settings: Settings) -> None:
                 description="accounts: a metric; subscriptions: new | recurrent | total; revenue: a stream"
             ),
         ] = None,
-        start: Annotated[dt.date | None, Query(description="first date, YYYY-MM-DD (inclusive)")] = None,
-        end: Annotated[dt.date | None, Query(description="last date, YYYY-MM-DD (inclusive)")] = None,
+        start: Annotated[IsoDate | None, Query(description="first date, YYYY-MM-DD (inclusive)")] = None,
+        end: Annotated[IsoDate | None, Query(description="last date, YYYY-MM-DD (inclusive)")] = None,
         cutoff: Annotated[
             str | None, Query(description="training cutoff YYYY-MM; default: the latest")
         ] = None,
@@ -329,7 +342,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             Literal["day", "month"] | None, Query(description="revenue only; default: day")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")] = 100,
-        offset: Annotated[int, Query(ge=0, description="rows to skip (see next_offset)")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip (see next_offset)")] = 0,
     ) -> ForecastPage:
         """One stream's forecasts for a cutoff (the latest by default), filtered and paged."""
         q = ForecastQuery(

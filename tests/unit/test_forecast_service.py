@@ -174,11 +174,14 @@ def test_paging_walks_every_row_once_with_a_stable_total(client):
         ("/v1/forecasts/sales", {}, 422, "stream", "'usage'"),
         ("/v1/forecasts/usage", {"start": "2024-13-01"}, 422, "start", "date"),
         ("/v1/forecasts/usage", {"end": "yesterday"}, 422, "end", "date"),
+        ("/v1/forecasts/usage", {"start": "2024-01-01T00:00:00"}, 422, "start", "YYYY-MM-DD"),
+        ("/v1/forecasts/usage", {"start": "1704067200"}, 422, "start", "YYYY-MM-DD"),
         ("/v1/forecasts/usage", {"start": "2024-01-05", "end": "2024-01-01"}, 400, "start", "after end"),
         ("/v1/forecasts/usage", {"limit": 0}, 422, "limit", "greater than or equal to 1"),
         ("/v1/forecasts/usage", {"limit": 1001}, 422, "limit", "less than or equal to 1000"),
         ("/v1/forecasts/usage", {"limit": "many"}, 422, "limit", "integer"),
         ("/v1/forecasts/usage", {"offset": -1}, 422, "offset", "greater than or equal to 0"),
+        ("/v1/forecasts/usage", {"offset": 10**20}, 422, "offset", "less than or equal to 1000000000"),
         ("/v1/forecasts/usage", {"entity": "disk"}, 404, "entity", "known: cpu, memory"),
         ("/v1/forecasts/accounts", {"series": "gpu"}, 404, "series", "known: cpu, memory"),
         ("/v1/forecasts/usage", {"cutoff": "2022-01"}, 404, "cutoff", "cutoffs: 2023-12, 2023-11"),
@@ -229,6 +232,8 @@ def test_post_query_bad_body_names_the_parameter(client, monkeypatch):
         ({"entities": ["acct-001", "nobody"]}, 404, "entities"),
         ({"limit": 5000}, 422, "limit"),
         ({"start": "2024-02-30"}, 422, "start"),
+        ({"start": 1704067200}, 422, "start"),  # a timestamp is not a date
+        ({"offset": -1}, 422, "offset"),
         ({"start": "2024-01-02", "end": "2024-01-01"}, 400, "start"),
         ({"entity": "acct-001"}, 422, "entity"),  # a typo for `entities`: extra fields are refused
     ]
