@@ -4,15 +4,6 @@ from pathlib import Path
 
 from revcast.warehouse import connect
 
-# The revenue mart's columns, used only where the warehouse DDL does not create marts.revenue yet.
-REVENUE_DDL = """
-CREATE TABLE IF NOT EXISTS marts.revenue (
-    cutoff VARCHAR, grain VARCHAR, date DATE, stream VARCHAR, entity VARCHAR, currency VARCHAR,
-    actual DECIMAL(18,2), forecast DOUBLE, lo_80 DOUBLE, hi_80 DOUBLE, lo_95 DOUBLE, hi_95 DOUBLE,
-    model_id VARCHAR, run_id VARCHAR
-)
-"""
-
 # Every value below is a simple function of the day index i (0-based) so tests can assert exact numbers.
 ROWS = [
     # usage, latest cutoff 2023-12: memory = 100 + i, cpu = 10 + i, ten days from 2024-01-01
@@ -92,7 +83,6 @@ def build_forecast_warehouse(path: Path) -> Path:
     """Create the warehouse at `path` (every table of the DDL) and fill each forecast stream."""
     con = connect(path)
     try:
-        con.execute(REVENUE_DDL)
         for sql in ROWS:
             con.execute(sql)
     finally:

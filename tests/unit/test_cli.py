@@ -198,6 +198,16 @@ def test_generate_reports_each_domain_and_writes_the_landing_zone(tmp_path):
     assert f"{len(manifest['files']):,} files written under {out}" in done.stdout
 
 
+def test_generate_draws_a_bar_on_a_terminal(tmp_path):
+    out = tmp_path / "landing"
+    done = revcast(
+        "generate", "--out", str(out), "--accounts", "2", "--start", "2023-01-01", "--end", "2023-01-05",
+        env={"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0"},  # rich treats the pipe as a terminal
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "[generate]" not in done.stdout and "written" in done.stdout and "5/5" in done.stdout
+
+
 def test_demo_stage_progress_is_silent_off_a_terminal_and_stops_on_break(capsys):
     import dagster as dg
 
