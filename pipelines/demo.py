@@ -225,7 +225,12 @@ def print_summary() -> None:
             print(f"  {table:<16} {shown or 'none'}")
     finally:
         con.close()
+    from assets.revenue.assets import dashboard_path
+    from revcast.revenue import exports_dir
+
     print(
         "\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000): asset catalog, checks, runs."
         "\nReports: warehouse/reports/ ; query the warehouse with `duckdb warehouse/revcast.duckdb -readonly`."
+        f"\nRevenue dashboard: {dashboard_path(settings().warehouse)} (open it in a browser);"
+        f" Parquet exports of every mart: {exports_dir(settings().warehouse)}/"
     )

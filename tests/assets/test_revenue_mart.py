@@ -99,6 +99,10 @@ def test_group_loads_with_only_the_resources():
 def test_mart_holds_every_stream_and_reconciles(built):
     workdir, resources, result = built
     assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert {
+        e.metadata["cutoffs"].value for e in evaluations if e.check_name.startswith("revenue_reconciles")
+    } == {CUTOFF}
     assert _checks(result) == {
         "revenue_reconciles_usage": True,
         "revenue_reconciles_billing": True,
@@ -226,9 +230,11 @@ def test_rerun_replaces_the_cutoff_and_a_tampered_row_fails_its_stream_check(bui
     gap = frame.set_index(["stream", "grain"]).loc[("usage", "day")]
     assert gap["mart_actual"] - gap["source_actual"] == Decimal("0.01")
     # the checks alone, on the finished table (as the UI's "Execute checks" runs them): every cutoff
+    instance = dg.DagsterInstance.ephemeral()
     checked = dg.materialize(
         [REVENUE_ASSETS[0], *CHECKS],
         selection=dg.AssetSelection.checks(*CHECKS),
+        instance=instance,
         resources=res,
         run_config=QUIET,
         raise_on_error=False,
@@ -244,6 +250,21 @@ def test_rerun_replaces_the_cutoff_and_a_tampered_row_fails_its_stream_check(bui
     ]
     assert usage_eval.metadata["day_actual_gap"].value == pytest.approx(0.01)
     assert usage_eval.severity == dg.AssetCheckSeverity.ERROR
+    assert usage_eval.metadata["cutoffs"].value == CUTOFF
+    # the dashboard lists the failed checks, as the instance recorded them
+    page = dg.materialize(
+        [*REVENUE_ASSETS, *CHECKS],
+        selection=[REVENUE_ASSETS[2].key],
+        instance=instance,
+        resources=res,
+        run_config=QUIET,
+    )
+    assert page.success
+    html = dashboard_path(str(wh)).read_text(encoding="utf-8")
+    assert "<td data-measure='failed_checks' class='bad'>2</td>" in html
+    failed = html.split("id='failed-checks'")[1].split("</table>")[0]
+    assert "revenue_reconciles_usage" in failed and "revenue_reconciles_invoices" in failed
+    assert "revenue_reconciles_billing" not in failed
 
 
 def test_exports_have_every_mart_with_its_row_count(built):
