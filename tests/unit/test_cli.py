@@ -222,3 +222,19 @@ def test_demo_stage_progress_is_silent_off_a_terminal_and_stops_on_break(capsys)
         if kind == "monthly":
             break
     assert seen == ["daily", "monthly"] and capsys.readouterr().out == ""
+
+
+def test_report_on_a_warehouse_held_by_a_writer(warehouse):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(60)", str(warehouse)],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        done = revcast("report", "--warehouse", str(warehouse))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1 and f"cannot open warehouse {warehouse}" in done.stderr
+    assert "Traceback" not in done.stderr
