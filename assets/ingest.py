@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from assets.checks import anomalies_check, expectations_check, quarantine_share_check
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from expectations import warm_up_in_background
 from revcast.anomalies import TOTALS_SQL as ANOMALY_SOURCES
 from revcast.ingest.core import ParsedBatch, quarantine_summary, write_partitions
@@ -102,6 +102,7 @@ def ingest_asset(
         owners=["team:data-engineering"],
         tags={"layer": "clean"},
         check_specs=[*ingest_check_specs(target, what), *extra_check_specs],
+        metadata=table_definition(target.clean_table),
         **kwargs,
     )
 

@@ -91,6 +91,8 @@ nightly_marts_job = dg.define_asset_job(
     request_jobs=[nightly_refresh_job, nightly_marts_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
+    description="After each successful daily_ingest_job run: one nightly_refresh_job run and nightly_marts_job "
+    "for the latest cutoff with forecasts (not doubling a refresh that is still queued).",
 )
 def nightly_refresh_sensor(context: dg.RunStatusSensorContext):
     """When an ingest of daily data succeeds (the nightly schedule's, or a landing-sensor backfill's), refresh
@@ -149,7 +151,13 @@ monthly_retrain_schedule = dg.build_schedule_from_partitioned_job(
 CURSOR_VERSION = 2  # content hashes per source; an older cursor counts as a first look
 
 
-@dg.sensor(job=daily_ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    job=daily_ingest_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Ingests the days whose landing files have new content (sha256), one single-run backfill per "
+    "asset and range of consecutive days, once a day's files have settled.",
+)
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
     """Ingest exactly the days whose landing files have new content: one single-run backfill per asset and
     range of consecutive days.
@@ -197,7 +205,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneReso
     return dg.SensorResult(skip_reason=reason, cursor=json.dumps(state, sort_keys=True))
 
 
-@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every failed run in audit.run_failures and, when REVCAST_ALERT_WEBHOOK_URL is set, "
+    "posts it to that webhook.",
+)
 def run_failure_sensor(
     context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource
 ) -> None:

@@ -26,7 +26,10 @@ bas_card_refresh_job = dg.define_asset_job(
 
 
 @dg.sensor(
-    job=bas_card_refresh_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
+    job=bas_card_refresh_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Refreshes the organisation card and the BAS marts when bas/orgcard.csv's content changes.",
 )
 def bas_orgcard_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
     """Request a card refresh (and the marts after it) whenever bas/orgcard.csv's content fingerprint changes."""

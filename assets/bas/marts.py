@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from assets.bas.checks import mart_check
-from assets.metadata import table_metadata
+from assets.metadata import plot_metadata, table_definition, table_metadata
 from resources import WarehouseResource
 from revcast.bas import (
     DEFAULT_AVOID_DAYS,
@@ -35,6 +35,7 @@ from revcast.bas import (
     stack_systems,
 )
 from revcast.bas.analysis import forecasts_by_system, periods_by_system
+from revcast.bas.plots import forecast_png as bas_forecast_png
 from revcast.bas.sql import RUNS_OUTSIDE_SCOPE
 from revcast.bas.store import (
     key_points_frame,
@@ -77,6 +78,7 @@ def _spec(name: str, description: str, deps: list[str]) -> dg.AssetSpec:
         kinds=KINDS,
         owners=OWNERS,
         tags={"layer": "mart"},
+        metadata=table_definition(f"marts.{name}", fixed=False),
     )
 
 
@@ -159,6 +161,7 @@ def bas_scope(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
 
 @dg.asset(
     group_name=GROUP, pool="duckdb", kinds=KINDS, owners=OWNERS, tags={"layer": "mart"}, deps=["bas_runs"],
+    metadata=table_definition("marts.bas_interaction_profiles", fixed=False),
     check_specs=[_check("bas_profiles_complete", "bas_interaction_profiles",
                         "Hour, weekday and day-of-month profiles have every bucket and add up to the runs.")],
 )  # fmt: skip
@@ -182,6 +185,7 @@ def bas_interaction_profiles(warehouse: WarehouseResource) -> dg.MaterializeResu
 
 @dg.asset(
     group_name=GROUP, pool="duckdb", kinds=KINDS, owners=OWNERS, tags={"layer": "mart"}, deps=["bas_runs"],
+    metadata=table_definition("marts.bas_system_comparison", fixed=False),
     check_specs=[_check("bas_comparison_totals", "bas_system_comparison",
                         "Runs per system equal bas_runs; repeat shares within [0, 1].")],
 )  # fmt: skip
@@ -270,7 +274,16 @@ def bas_capacity(config: BasConfig, warehouse: WarehouseResource) -> Iterator[dg
         yield _write(con, "bas_capacity_forecast", forecast,
                      [mart_check("bas_capacity_forecast", "bas_capacity_forecast_valid",
                                  _forecast_problems(forecast, config.horizon_days))],
-                     horizon_days=config.horizon_days)  # fmt: skip
+                     horizon_days=config.horizon_days, **_forecast_plots(daily, forecast))  # fmt: skip
+
+
+def _forecast_plots(daily: pd.DataFrame, forecast: pd.DataFrame) -> dict:
+    """One plot per system: recent daily load and the forecast with its 80/95% bands."""
+    plots = {}
+    for system, rows in forecast.groupby("system"):
+        png = bas_forecast_png(daily, rows, rows["measure"].iloc[0])
+        plots[f"plot_{system}_forecast"] = plot_metadata(png, f"{system} capacity forecast")
+    return plots
 
 
 def _forecast_problems(forecast: pd.DataFrame, horizon_days: int) -> list[str]:

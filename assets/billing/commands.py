@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from assets.billing.scenarios import pricing_dir
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from resources import LandingZoneResource, WarehouseResource
 from resources.dask import DaskResource
 from revcast.billing import load_pricing, rate, write_rating
@@ -45,6 +45,7 @@ def command_run_key(run_id: str) -> str:
 
 
 @dg.asset(
+    metadata=table_definition(RECORDS_TABLE),
     group_name="billing",
     pool="duckdb",
     kinds={"duckdb", "python"},

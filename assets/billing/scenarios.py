@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.billing import load_pricing
@@ -24,6 +24,7 @@ def pricing_dir(landing: LandingZoneResource) -> Path:
 
 
 @dg.asset(
+    metadata=table_definition(SCENARIOS_TABLE),
     group_name="billing",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks
-from assets.metadata import table_metadata
+from assets.metadata import plot_metadata, table_definition, table_metadata, tournament_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
@@ -32,6 +32,7 @@ from revcast.invoices.models import (
     window_total,
 )
 from revcast.invoices.training import training_series
+from revcast.plots import interval_bars_png
 from revcast.settings import settings
 from revcast.tournament import champion_artifacts, run_domain_tournament, write_tournament
 from revcast.training import gap_report
@@ -82,6 +83,7 @@ def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> di
 
 
 @dg.asset(
+    metadata=table_definition("models.scores"),
     group_name="invoices",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -138,10 +140,12 @@ def invoice_revenue_models(
     with warehouse.connect() as con:
         written = write_tournament(con, t)
         registered = champion_artifacts(con, DOMAIN, cutoff)
+        scores = tournament_metadata(con, DOMAIN, cutoff, t.scores)
     champ = t.champions
     return dg.MaterializeResult(
         check_results=[champions_registered_check(champ["unique_id"], registered)],
         metadata={
+            **scores,
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "series": len(champ),
@@ -183,6 +187,7 @@ def champions_registered_check(series: pd.Series, registered: pd.DataFrame) -> d
 
 
 @dg.asset(
+    metadata=table_definition("forecasts.invoice_revenue_forecasts"),
     group_name="invoices",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -246,6 +251,12 @@ def invoice_revenue_forecasts(
             clipped=clipped,
         )
         metadata = table_metadata(con, "forecasts.invoice_revenue_forecasts", "cutoff = ?", [cutoff])
+    metadata["plot_forecast"] = plot_metadata(
+        interval_bars_png(
+            out, label="unique_id", point="revenue_30d", title=f"revenue of the 30 days after {cutoff}"
+        ),
+        "30-day revenue forecast",
+    )
     n = len(champions)
     checks = [
         dg.AssetCheckResult(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from resources import WarehouseResource
 from revcast.invoices import sql
 from revcast.invoices.series import all_minus_countries, ingested_range, series_completeness
@@ -11,6 +11,7 @@ from revcast.warehouse import replace_where, transaction
 
 
 @dg.asset(
+    metadata=table_definition(DAILY_TABLE),
     group_name="invoices",
     deps=["invoice_records"],
     pool="duckdb",
@@ -84,6 +85,7 @@ def invoice_daily_revenue(
 
 
 @dg.asset(
+    metadata=table_definition(FEATURES_TABLE),
     group_name="invoices",
     deps=["invoice_daily_revenue"],
     pool="duckdb",

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.ingest import IngestConfig, IngestTarget, ingest_asset, ingest_partitions
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from resources import LandingZoneResource, WarehouseResource
 from revcast.landing import fingerprint
 from revcast.subscriptions.ingest import PARSER_VERSION, SNAPSHOT_KEY, parse_installs, parse_purchases
@@ -78,6 +78,7 @@ def subscription_purchases(
 
 
 @dg.asset(
+    metadata=table_definition("clean.subscription_plan"),
     group_name="subscriptions",
     pool="duckdb",
     kinds={"duckdb", "yaml"},

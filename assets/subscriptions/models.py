@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks, publishing_gate
-from assets.metadata import table_metadata
+from assets.metadata import forecast_plot, table_definition, table_metadata, tournament_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
@@ -67,6 +67,7 @@ def plan_horizon(con, last_day: pd.Timestamp):
 
 
 @dg.asset(
+    metadata=table_definition("models.scores"),
     group_name="subscriptions",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -115,9 +116,11 @@ def subscription_installs_models(
     )
     with warehouse.connect() as con:
         written = write_tournament(con, t)
+        scores = tournament_metadata(con, DOMAIN, cutoff, t.scores)
     champ = t.champions
     return dg.MaterializeResult(
         metadata={
+            **scores,
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "plan_period": f"{start} to {end}",
@@ -131,6 +134,7 @@ def subscription_installs_models(
 
 
 @dg.asset(
+    metadata=table_definition("forecasts.subscription_installs_forecasts"),
     group_name="subscriptions",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -202,6 +206,7 @@ def subscription_installs_forecasts(
         *bound_checks,
     ]
     metadata |= {
+        "plot_forecast": forecast_plot(fc, series="platform", title=f"installs forecast, cutoff {cutoff}"),
         "champions": dg.MetadataValue.md(champions.drop(columns=["parameters"]).to_markdown(index=False)),
         "rows_clipped_at_0": clipped,
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from assets.subscriptions.checks import plan_check_specs, plan_checks
 from assets.subscriptions.models import DOMAIN, plan_horizon
@@ -50,6 +50,7 @@ def _write(con, table: str, frame: pd.DataFrame, cutoff: str) -> dict:
 
 
 @dg.asset(
+    metadata=table_definition("marts.subscription_retention"),
     **CUTOFF_ASSET,
     pool="duckdb",
     kinds={"duckdb", "python"},
@@ -102,6 +103,7 @@ def subscription_retention(
 
 
 @dg.asset(
+    metadata=table_definition("marts.subscription_new_revenue"),
     **CUTOFF_ASSET,
     pool="duckdb",
     kinds={"duckdb", "python"},
@@ -141,6 +143,7 @@ def subscription_new_revenue(
 
 
 @dg.asset(
+    metadata=table_definition("marts.subscription_recurrent_revenue"),
     **CUTOFF_ASSET,
     pool="duckdb",
     kinds={"duckdb", "python"},
@@ -185,6 +188,7 @@ def subscription_recurrent_revenue(
 
 
 @dg.asset(
+    metadata=table_definition("marts.subscription_revenue_plan"),
     **CUTOFF_ASSET,
     pool="duckdb",
     kinds={"duckdb", "python"},

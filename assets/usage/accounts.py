@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.checks import forecast_bound_check_specs, forecast_bound_checks
-from assets.metadata import table_metadata
+from assets.metadata import forecast_plot, table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from resources.dask import DaskResource
@@ -33,6 +33,7 @@ class AccountForecastsConfig(dg.Config):
 
 
 @dg.asset(
+    metadata=table_definition(FORECAST_TABLE),
     group_name="usage",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -104,7 +105,11 @@ def account_forecasts(
         champ.groupby("model").agg(series=("unique_id", "size"), mean_mase=("mase", "mean")).reset_index()
     )
     reasons = champ["fallback_reason"].fillna("").str.replace(r"\d+", "N", regex=True).value_counts()
+    by_metric = fc.groupby(["metric", "ds"], as_index=False)["yhat"].sum()
     metadata |= {
+        "plot_forecast": forecast_plot(
+            by_metric, series="metric", title=f"sum of per-account forecasts, cutoff {cutoff}", bands=()
+        ),
         "series": len(champ),
         "champions_by_model": dg.MetadataValue.md(by_model.to_markdown(index=False, floatfmt=".4g")),
         "fallback_reasons": dg.MetadataValue.md(reasons.rename("series").to_frame().to_markdown()),
@@ -126,6 +131,7 @@ class GlobalForecastsConfig(dg.Config):
 
 
 @dg.asset(
+    metadata=table_definition("forecasts.global_forecasts"),
     group_name="usage",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -188,6 +194,11 @@ def global_forecasts(
         ["method", "metric", "mae", "mase", "bias", "total_error_pct", "coverage_80", "coverage_95"]
     ]
     metadata |= {
+        "plot_forecast": forecast_plot(
+            fc[fc["method"].eq(fc["method"].min())],
+            series="metric",
+            title=f"global usage forecast ({fc['method'].min()}), cutoff {cutoff}",
+        ),
         "comparison": dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4g")),
         "backtest_cutoff": str(table["backtest_cutoff"].iloc[0]) if len(table) else "",
     }

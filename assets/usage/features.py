@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from assets.partitions import daily_partitions
 from resources import WarehouseResource
 from revcast.usage import sql
@@ -11,6 +11,7 @@ from revcast.warehouse import replace_window, transaction
 
 
 @dg.asset(
+    metadata=table_definition("features.usage_daily_totals"),
     group_name="usage",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -74,6 +75,7 @@ def usage_daily_totals(
 
 
 @dg.asset(
+    metadata=table_definition("features.usage_features", fixed=False),
     group_name="usage",
     pool="duckdb",
     kinds={"duckdb", "sql"},

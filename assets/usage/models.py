@@ -5,7 +5,7 @@ import functools
 import dagster as dg
 
 from assets.checks import FORECAST_BOUNDS, forecast_bound_check_specs, forecast_bound_checks, publishing_gate
-from assets.metadata import table_metadata
+from assets.metadata import forecast_plot, table_definition, table_metadata, tournament_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import ModelStoreResource, WarehouseResource
 from revcast.forecasting import (
@@ -82,6 +82,7 @@ def usage_model_factories(cfg: UsageModelsConfig) -> dict:
 
 
 @dg.asset(
+    metadata=table_definition("models.scores"),
     group_name="usage",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -138,9 +139,11 @@ def usage_models(
     )
     with warehouse.connect() as con:
         written = write_tournament(con, t)
+        scores = tournament_metadata(con, DOMAIN, cutoff, t.scores)
     champ = t.champions
     return dg.MaterializeResult(
         metadata={
+            **scores,
             "tournament": dg.MetadataValue.md(t.table().to_markdown(index=False, floatfmt=".4g")),
             "champions": dg.MetadataValue.md(champ.drop(columns=["model_id"]).to_markdown(index=False)),
             "training_days": int(series["ds"].nunique()),
@@ -159,6 +162,7 @@ FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
 
 
 @dg.asset(
+    metadata=table_definition("forecasts.usage_forecasts"),
     group_name="usage",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff"},
@@ -217,6 +221,7 @@ def usage_forecasts(
         *bound_checks,
     ]
     metadata |= {
+        "plot_forecast": forecast_plot(fc, series="metric", title=f"usage forecasts, cutoff {cutoff}"),
         "champions": dg.MetadataValue.md(champions.to_markdown(index=False)),
         "rows_clipped_at_0": clipped,
     }

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import WarehouseResource
 from revcast.usage import sql
@@ -25,6 +25,7 @@ class RevenueConfig(dg.Config):
 
 
 @dg.asset(
+    metadata=table_definition("marts.usage_revenue_daily"),
     group_name="usage",
     partitions_def=cutoff_partitions,
     tags={"revcast/partition": "cutoff", "layer": "mart"},
@@ -107,6 +108,7 @@ class AccuracyConfig(dg.Config):
 
 
 @dg.asset(
+    metadata=table_definition("marts.usage_forecast_accuracy"),
     group_name="usage",
     pool="duckdb",
     kinds={"duckdb", "sql"},
