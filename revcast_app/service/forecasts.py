@@ -43,10 +43,8 @@ class Stream:
 
     def __post_init__(self) -> None:
         table_name(self.table)
-        for col in (self.entity, self.date, self.forecast, self.series, self.model, self.model_id):
-            if col is not None:
-                column_name(col)
-        for col in (self.actual, self.currency, self.grain):
+        columns = (self.entity, self.date, self.forecast, self.series, self.model, self.model_id, self.actual)
+        for col in (*columns, self.currency, self.grain):
             if col is not None:
                 column_name(col)
 
