@@ -115,7 +115,9 @@ def run_demo(*, accounts: int = 500, seed: int = 42) -> int:
 
     instance = dg.DagsterInstance.get()
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    assets = list(defs.assets)
+    # the blocking checks defined apart from their assets run with them (they guard what is downstream)
+    blocking = [c for c in defs.asset_checks or [] if all(spec.blocking for spec in c.check_specs)]
+    assets = [*defs.assets, *blocking]
     ok, anything_ran = True, False
     for kind, keys in _tracked(_stages(defs)):  # the bar stops when the loop ends or breaks
         names = ", ".join(k.to_user_string() for k in keys)

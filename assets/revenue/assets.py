@@ -72,13 +72,29 @@ def revenue(
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _mart_writers() -> list[dg.AssetKey]:
+    """The assets that write marts.* tables: the revenue marts of every group and the BAS marts."""
+    from assets import bas
+
+    bas_marts = [
+        key
+        for a in bas.defs.assets
+        for key in a.keys
+        if key.to_user_string().startswith("bas_") and key.to_user_string() != "bas_report"
+    ]
+    named = ["revenue", "usage_revenue", "usage_forecast_accuracy", "global_forecasts", "pricing_scenarios",
+             "subscription_retention", "subscription_new_revenue", "subscription_recurrent_revenue",
+             "subscription_revenue_plan"]  # fmt: skip
+    return [dg.AssetKey(n) for n in named] + bas_marts
+
+
 @dg.asset(
     group_name="revenue",
     pool="duckdb",
     kinds={"parquet", "duckdb"},
     owners=["team:fpa"],
     tags={"layer": "export"},
-    deps=["revenue"],
+    deps=_mart_writers(),
     check_specs=[
         dg.AssetCheckSpec(
             "revenue_exports_complete",

@@ -71,6 +71,10 @@ def latest_cutoff(con: duckdb.DuckDBPyConnection) -> str | None:
     return con.execute(f"SELECT max(cutoff) FROM {REVENUE_TABLE}").fetchall()[0][0]
 
 
+# quarantine tables whose ingest audit (audit.ingest_runs.source) goes by another name
+AUDIT_SOURCE = {"fullbas_runs": "fullbas", "simplebas_runs": "simplebas", "organisations": "orgcard"}
+
+
 def quarantine_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Quarantined lines per source (each quarantine.* table), with the lines read where the ingest audit has
     them."""
@@ -86,12 +90,12 @@ def quarantine_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     rows = []
     for t in tables:
         n = con.execute(f'SELECT count(*) FROM quarantine."{t}"').fetchall()[0][0]
-        lines = read.get(t)
+        lines = read.get(AUDIT_SOURCE.get(t, t))
         rows.append(
             {
                 "source": t,
                 "quarantined": int(n),
-                "lines_read": None if lines is None else int(lines),
+                "lines_read": "" if lines is None else str(int(lines)),
                 "share": None if not lines else n / lines,
             }
         )
@@ -123,13 +127,18 @@ def total_series(monthly: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (currency, month), g in m.groupby(["currency", "month"], sort=True):
         f = g[g["forecast"].notna()]
+        forecasting = set(m[(m["currency"] == currency) & m["forecast"].notna()]["stream"])
+        if set(f["stream"]) != forecasting:  # a month some stream does not forecast has no total forecast
+            f = f.iloc[0:0]
+        if f.empty and g["actual"].isna().all():
+            continue
         row = {
             "stream": "total",
             "currency": currency,
             "month": month,
             "actual": g["actual"].sum() if g["actual"].notna().any() else np.nan,
             "forecast": f["forecast"].sum() if len(f) else np.nan,
-            "streams": ", ".join(sorted(g["stream"])),
+            "streams": ", ".join(sorted(set(g[g["actual"].notna()]["stream"]) | set(f["stream"]))),
         }
         for level in ("80", "95"):
             lo = (f["forecast"] - f[f"lo_{level}"]).fillna(0.0)
@@ -172,7 +181,7 @@ def svg_chart(frame: pd.DataFrame, title: str, width: int = 760, height: int = 2
         )
     step = max(1, n // 12)
     for i, month in enumerate(f["month"]):
-        if i % step == 0 or i == n - 1:
+        if (n - 1 - i) % step == 0:  # counted from the last month, which is always labelled
             label = pd.Timestamp(month).strftime("%Y-%m")
             parts.append(
                 f"<text x='{x(i):.1f}' y='{height - lower + 16}' font-size='10' text-anchor='middle'>{label}</text>"
@@ -249,6 +258,9 @@ def _series_section(key: str, frame: pd.DataFrame) -> str:
     for currency, g in frame.groupby("currency"):
         g = g.sort_values("month")
         out.append(svg_chart(g, f"{key}, {currency}, monthly"))
+        # the table: the last 12 months with actuals and every forecast month
+        recent = g[g["actual"].notna()].tail(12)
+        g = pd.concat([recent, g[g["actual"].isna()]]).sort_values("month")
         shown = g.assign(month=pd.to_datetime(g["month"]).dt.strftime("%Y-%m"))
         columns = ["month", "actual", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
         columns += ["streams"] if "streams" in shown else []
@@ -267,8 +279,10 @@ def render_dashboard(data: DashboardData) -> str:
         "from marts.revenue (the stream totals, monthly). Shaded: 80% (darker) and 95% intervals. The invoice "
         "forecast is the revenue of the 30 days after the cutoff, shown on that month. Billing is the usage "
         "revenue again, as the billing engine rates the forecast usage under production pricing; it is left out "
-        "of the total, and it has no intervals. The total's intervals treat the streams' errors as "
-        "independent.</p>",
+        "of the total, and it has no intervals. The total's actuals are those of usage and invoices (the "
+        "subscription plan has none); its forecast is shown for the months every stream forecasts, with "
+        "intervals that treat the streams' errors as independent. Tables: the last 12 actual months and every "
+        "forecast month.</p>",
         "<h2>Actual vs forecast</h2>",
         _series_section("total", total),
     ]
