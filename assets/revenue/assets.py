@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets.metadata import table_metadata
+from assets.metadata import table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import WarehouseResource
 from revcast.revenue import (
@@ -37,6 +37,7 @@ class RevenueMartConfig(dg.Config):
     pool="duckdb",
     kinds={"duckdb", "sql"},
     owners=["team:fpa"],
+    metadata=table_definition(REVENUE_TABLE),
     deps=[
         "usage_revenue",
         "pricing_scenarios",
