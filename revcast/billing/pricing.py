@@ -57,13 +57,20 @@ TIER_MODES = ("graduated", "volume")
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: dates stay text, so a bad one is reported with its rule and field."""
+    """Safe YAML without implicit timestamps (dates stay text, so a bad one is reported with its rule and field)
+    and with YAML 1.2 floats: `1e-3` is a number, not the text PyYAML's YAML 1.1 rules make of it."""
 
 
+_FLOAT_12 = re.compile(
+    r"^[-+]?(?:(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)$"
+    r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+)
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:float")]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+for _first in "-+0123456789.":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).append(("tag:yaml.org,2002:float", _FLOAT_12))
 
 
 class PricingError(ValueError):

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, forecast_frame, load_forecaster
+from revcast.forecasting.base import Forecaster, bound_columns, forecast_frame, load_forecaster, sf_column
 
-BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+BOUNDS = tuple(bound_columns())  # the bounds the backtest tables keep
 TOTALS_FILE = "window_total_models.pkl"
 PROFILE_DAYS = 56
 
@@ -91,16 +91,16 @@ class WindowTotal(Forecaster):
             weekday.append(by_day.to_numpy() if by_day.sum() > 0 else np.ones(7))
         self.weekday_ = np.vstack(weekday)
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         k = -(-h // self.window)
-        totals, bounds = [], {b: [] for b in BOUNDS}
+        totals, bounds = [], {b: [] for b in bound_columns(levels)}
         for uid in self.windows_.index:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = self.models_[str(uid)].predict(k, level=[80, 95])
+                out = self.models_[str(uid)].predict(k, level=list(levels))
             totals.append(np.asarray(out["mean"], dtype=float))
-            for b in BOUNDS:
-                bounds[b].append(np.asarray(out[b.replace("_", "-")], dtype=float))
+            for b in bounds:
+                bounds[b].append(np.asarray(out[sf_column(b)], dtype=float))
         return spread_totals(
             future,
             self.weekday_,
@@ -161,12 +161,14 @@ class Combination(Forecaster):
     def _fit(self, df: pd.DataFrame) -> None:
         self.fitted_ = {name: _build(spec).fit(df) for name, spec in self.members.items()}
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         parts = [
-            m.predict(h).sort_values(["unique_id", "ds"], ignore_index=True) for m in self.fitted_.values()
+            m.predict(h, levels).sort_values(["unique_id", "ds"], ignore_index=True)
+            for m in self.fitted_.values()
         ]
-        mean = {c: np.mean([p[c].to_numpy(float) for p in parts], axis=0) for c in FORECAST_COLUMNS[2:]}
-        return forecast_frame(future, mean["yhat"], {b: mean[b] for b in BOUNDS})
+        cols = ["yhat", *bound_columns(levels)]
+        mean = {c: np.mean([p[c].to_numpy(float) for p in parts], axis=0) for c in cols}
+        return forecast_frame(future, mean["yhat"], {b: mean[b] for b in cols[1:]})
 
     def _state(self, directory: Path) -> dict[str, Any]:
         for name, model in self.fitted_.items():

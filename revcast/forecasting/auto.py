@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import Forecaster, forecast_frame, normal_intervals
+from revcast.forecasting.base import Forecaster, bound_columns, forecast_frame, normal_intervals, sf_column
 from revcast.forecasting.calendar import calendar_regressors
 
 MODELS_FILE = "statsforecast_models.pkl"
@@ -115,8 +115,8 @@ class StatsForecastModel(Forecaster):
             recent = y[-YEAR:]
             self.sigma_[str(uid)] = float(np.sqrt(np.mean((recent - recent.mean()) ** 2)))
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
-        yhat, bounds = [], {k: [] for k in ("lo_80", "hi_80", "lo_95", "hi_95")}
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
+        yhat, bounds = [], {k: [] for k in bound_columns(levels)}
         for uid, days in future.groupby("unique_id", sort=True):
             model, keep = self.models_[str(uid)], np.asarray(self.cols_[str(uid)], dtype=bool)
             n = int(self.windows_.loc[uid, "n"])
@@ -126,11 +126,11 @@ class StatsForecastModel(Forecaster):
                 warnings.simplefilter("ignore")
                 if self.kind in INTERMITTENT:
                     mean = np.asarray(model.predict(h)["mean"], dtype=float)
-                    b = normal_intervals(mean, np.full(h, self.sigma_[str(uid)]))
+                    b = normal_intervals(mean, np.full(h, self.sigma_[str(uid)]), levels)
                 else:
-                    out = model.predict(h, X=xf, level=[80, 95])
+                    out = model.predict(h, X=xf, level=list(levels))
                     mean = np.asarray(out["mean"], dtype=float)
-                    b = {k: np.asarray(out[k.replace("_", "-")], dtype=float) for k in bounds}
+                    b = {k: np.asarray(out[sf_column(k)], dtype=float) for k in bounds}
             yhat.append(mean)
             for k in bounds:
                 bounds[k].append(b[k])

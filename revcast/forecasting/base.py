@@ -13,9 +13,40 @@ import pandas as pd
 from scipy.stats import norm
 
 SERIES_COLUMNS = ["unique_id", "ds", "y"]
-FORECAST_COLUMNS = ["unique_id", "ds", "yhat", "lo_80", "hi_80", "lo_95", "hi_95"]
+LEVELS = (80, 95)  # the interval levels the warehouse tables keep (lo_80, hi_80, lo_95, hi_95)
 Z_80 = float(norm.ppf(0.90))
-Z_95 = float(norm.ppf(0.975))
+
+
+def check_levels(levels) -> tuple[float, ...]:
+    """Interval levels as sorted unique percentages strictly between 0 and 100; raise on anything else."""
+    levels = list(levels)
+    out = tuple(sorted({int(lv) if float(lv).is_integer() else float(lv) for lv in levels}))
+    if not out or out[0] <= 0 or out[-1] >= 100:
+        raise ValueError(f"interval levels must be percentages strictly between 0 and 100, got {levels}")
+    return out
+
+
+def level_name(level: float) -> str:
+    """80 -> '80', 99.5 -> '99.5': the suffix of a bound column."""
+    return f"{level:g}"
+
+
+def bound_columns(levels=LEVELS) -> list[str]:
+    """lo_<level>, hi_<level> for each level, narrowest first (lo_80, hi_80, lo_95, hi_95 by default)."""
+    return [f"{side}_{level_name(lv)}" for lv in check_levels(levels) for side in ("lo", "hi")]
+
+
+def level_of(column: str) -> float:
+    """'hi_95' -> 95.0."""
+    return float(column.split("_", 1)[1])
+
+
+def sf_column(column: str) -> str:
+    """The statsforecast name of a bound column: 'lo_80' -> 'lo-80'."""
+    return column.replace("_", "-")
+
+
+FORECAST_COLUMNS = ["unique_id", "ds", "yhat", *bound_columns()]
 
 
 def validate_series(df: pd.DataFrame) -> pd.DataFrame:
@@ -62,31 +93,41 @@ def clip_at_zero(frame: pd.DataFrame, columns: list[str]) -> int:
     return clipped
 
 
-def normal_intervals(yhat: np.ndarray, sd: np.ndarray) -> dict[str, np.ndarray]:
-    """80/95 % normal prediction intervals around yhat with standard deviation sd."""
-    return {
-        "lo_80": yhat - Z_80 * sd,
-        "hi_80": yhat + Z_80 * sd,
-        "lo_95": yhat - Z_95 * sd,
-        "hi_95": yhat + Z_95 * sd,
-    }
+def normal_intervals(yhat: np.ndarray, sd: np.ndarray, levels=LEVELS) -> dict[str, np.ndarray]:
+    """Normal prediction intervals around yhat with standard deviation sd, one lo/hi pair per level."""
+    out = {}
+    for lv in check_levels(levels):
+        z = float(norm.ppf(0.5 + lv / 200))
+        out[f"lo_{level_name(lv)}"], out[f"hi_{level_name(lv)}"] = yhat - z * sd, yhat + z * sd
+    return out
+
+
+def empirical_bounds(resid: np.ndarray, levels=LEVELS, axis=None) -> dict[str, np.ndarray]:
+    """Offsets from the point forecast: the central `level` % of the residuals, per level."""
+    out = {}
+    for lv in check_levels(levels):
+        tail = (1 - lv / 100) / 2
+        lo, hi = np.quantile(resid, [tail, 1 - tail], axis=axis)
+        out[f"lo_{level_name(lv)}"], out[f"hi_{level_name(lv)}"] = lo, hi
+    return out
 
 
 def forecast_frame(future: pd.DataFrame, yhat: np.ndarray, bounds: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Assemble the standard forecast frame, forcing lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95."""
-    lo_80 = np.minimum(bounds["lo_80"], yhat)
-    hi_80 = np.maximum(bounds["hi_80"], yhat)
+    """Assemble the standard forecast frame from yhat and lo_/hi_<level> bounds, forcing the intervals to
+    nest around the point (lo_95 <= lo_80 <= yhat <= hi_80 <= hi_95 for the default levels)."""
     out = future[["unique_id", "ds"]].reset_index(drop=True).copy()
     out["yhat"] = yhat
-    out["lo_80"] = lo_80
-    out["hi_80"] = hi_80
-    out["lo_95"] = np.minimum(bounds["lo_95"], lo_80)
-    out["hi_95"] = np.maximum(bounds["hi_95"], hi_80)
+    lo, hi = yhat, yhat
+    for lv in check_levels(level_of(k) for k in bounds if k.startswith("lo_")):
+        name = level_name(lv)
+        lo = np.minimum(bounds[f"lo_{name}"], lo)
+        hi = np.maximum(bounds[f"hi_{name}"], hi)
+        out[f"lo_{name}"], out[f"hi_{name}"] = lo, hi
     return out
 
 
 class Forecaster(ABC):
-    """Fit on a long frame of daily series, forecast h days with 80/95 % intervals, save and reload."""
+    """Fit on a long frame of daily series, forecast h days with intervals at any levels, save and reload."""
 
     name: str = "forecaster"
 
@@ -100,14 +141,16 @@ class Forecaster(ABC):
         self._fit(data)
         return self
 
-    def predict(self, h: int) -> pd.DataFrame:
-        """Forecast the h days after each series' last ds: unique_id, ds, yhat, lo_80, hi_80, lo_95, hi_95."""
+    def predict(self, h: int, levels=LEVELS) -> pd.DataFrame:
+        """Forecast the h days after each series' last ds: unique_id, ds, yhat and lo_/hi_<level> per
+        interval level (default lo_80, hi_80, lo_95, hi_95)."""
         if self.windows_ is None:
             raise RuntimeError(f"{self.name}: predict called before fit")
         if h < 1:
             raise ValueError("h must be >= 1")
+        levels = check_levels(levels)
         future = future_frame(self.windows_["end"], h)
-        return self._predict(future, h)[FORECAST_COLUMNS]
+        return self._predict(future, h, levels)[["unique_id", "ds", "yhat", *bound_columns(levels)]]
 
     def screen(self, df: pd.DataFrame) -> dict[str, str]:
         """Series this model refuses up front (unique_id -> reason); none by default."""
@@ -122,8 +165,9 @@ class Forecaster(ABC):
         """Fit on a validated frame."""
 
     @abstractmethod
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
-        """Forecast the rows of future (unique_id, ds, horizon; series in sorted order, h rows each)."""
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
+        """Forecast the rows of future (unique_id, ds, horizon; series in sorted order, h rows each) with
+        lo_/hi_<level> bounds for each of the (checked, sorted) levels."""
 
     @abstractmethod
     def _state(self, directory: Path) -> dict[str, Any]:

@@ -43,13 +43,13 @@ class SeasonalNaive(Forecaster):
         self.sigma_ = _rms(resid, df["unique_id"]).fillna(0.0)
         self.last_season_ = df.groupby("unique_id", sort=True)["y"].tail(m).to_numpy().reshape(-1, m)
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         m = self.season
         steps = np.arange(h)
         yhat = self.last_season_[:, steps % m].ravel()
         k = np.floor(steps / m) + 1
         sd = (self.sigma_.to_numpy()[:, None] * np.sqrt(k)[None, :]).ravel()
-        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd, levels))
 
     def _state(self, directory: Path) -> dict[str, Any]:
         return {
@@ -83,12 +83,12 @@ class Drift(Forecaster):
         sse = (resid**2).groupby(df["unique_id"], sort=True).sum()
         self.sigma_ = np.sqrt(sse / np.maximum(n - 2, 1))
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         steps = np.arange(1, h + 1)[None, :]
         yhat = (self.last_.to_numpy()[:, None] + self.slope_.to_numpy()[:, None] * steps).ravel()
         t = self.windows_["n"].to_numpy()[:, None]
         sd = (self.sigma_.to_numpy()[:, None] * np.sqrt(steps * (1 + steps / t))).ravel()
-        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd, levels))
 
     def _state(self, directory: Path) -> dict[str, Any]:
         return {"slope": self.slope_.tolist(), "last": self.last_.tolist(), "sigma": self.sigma_.tolist()}

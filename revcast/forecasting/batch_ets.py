@@ -175,7 +175,7 @@ class BatchETS(Forecaster):
             index=self.windows_.index,
         )
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         m = self.season
         g = parameter_grid()[self.grid_index_]
         alpha, beta, phi, gamma = (g[:, i, None] for i in range(4))
@@ -188,7 +188,7 @@ class BatchETS(Forecaster):
         c = alpha + beta * phi * (1 - phi**j) / (1 - phi) + gamma * (j % m == 0)
         var_factor = 1 + np.concatenate([np.zeros((len(n), 1)), np.cumsum(c**2, axis=1)], axis=1)
         sd = self.sigma_[:, None] * np.sqrt(var_factor)
-        bounds = normal_intervals(yhat, sd)
+        bounds = normal_intervals(yhat, sd, levels)
         if self.log_.any():  # back to the original scale: the median and the same quantiles
             rows = self.log_[:, None]
             yhat = np.where(rows, np.expm1(np.minimum(yhat, 700)), yhat)

@@ -17,10 +17,17 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import FORECAST_COLUMNS, Forecaster, validate_series
+from revcast.forecasting.base import (
+    LEVELS,
+    Forecaster,
+    bound_columns,
+    check_levels,
+    validate_series,
+)
 
 ModelFactory = Callable[[], Forecaster]
-BACKTEST_COLUMNS = ["unique_id", "model", "fold", "cutoff", "ds", "horizon", "y", *FORECAST_COLUMNS[2:]]
+BACKTEST_KEYS = ["unique_id", "model", "fold", "cutoff", "ds", "horizon", "y", "yhat"]
+BACKTEST_COLUMNS = [*BACKTEST_KEYS, *bound_columns()]
 FAILURE_COLUMNS = ["unique_id", "model", "fold", "reason"]
 FULL_WINDOW = -1  # the `fold` of a failure on the full training window
 
@@ -72,19 +79,20 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _checked_forecast(model: Forecaster, h: int) -> pd.DataFrame:
-    fc = model.predict(h)
-    bad = ~np.isfinite(fc[FORECAST_COLUMNS[2:]].to_numpy(float)).all(axis=1)
+def _checked_forecast(model: Forecaster, h: int, levels=LEVELS) -> pd.DataFrame:
+    fc = model.predict(h, levels)
+    bad = ~np.isfinite(fc[["yhat", *bound_columns(levels)]].to_numpy(float)).all(axis=1)
     if bad.any():
         raise ValueError(f"non-finite forecast for series {sorted(set(fc.loc[bad, 'unique_id']))}")
     return fc
 
 
 def fit_isolated(
-    make: ModelFactory, train: pd.DataFrame, h: int | None
+    make: ModelFactory, train: pd.DataFrame, h: int | None, levels=LEVELS
 ) -> tuple[dict[str, Forecaster], pd.DataFrame | None, dict[str, str]]:
     """Fit one model on a batch of series (and forecast h days if h is given); when the batch raises, retry
-    each series alone so a bad series only costs itself. The one place failures are isolated.
+    each series alone so a bad series only costs itself. The one place failures are isolated. Forecasts
+    carry lo_/hi_<level> bounds for each of `levels`.
 
     Series the model's `screen` refuses on this very training window (e.g. a backtest fold too short for it)
     are left out of the batch and recorded as screened, so one short series never breaks a vectorised batch.
@@ -98,7 +106,7 @@ def fit_isolated(
             return {}, None, refused
     try:
         model = make().fit(train)
-        fc = _checked_forecast(model, h) if h else None
+        fc = _checked_forecast(model, h, levels) if h else None
         return {str(u): model for u in model.windows_.index}, fc, refused
     except Exception:  # noqa: BLE001 - isolate the failing series below
         pass
@@ -107,7 +115,7 @@ def fit_isolated(
         try:
             model = make().fit(part)
             if h:
-                forecasts.append(_checked_forecast(model, h))
+                forecasts.append(_checked_forecast(model, h, levels))
             fitted[str(uid)] = model
         except Exception as exc:  # noqa: BLE001 - recorded per (series, model)
             failed[str(uid)] = failure_reason(exc)
@@ -123,11 +131,12 @@ class _Task:
     train: pd.DataFrame
     h: int | None
     keep_models: bool
+    levels: tuple[float, ...] = LEVELS
 
 
 def _run_task(task: _Task) -> tuple[_Task, dict[str, Forecaster], pd.DataFrame | None, dict[str, str]]:
-    fitted, fc, failed = fit_isolated(task.make, task.train, task.h)
-    light = _Task(task.name, task.make, task.fold, task.train.iloc[:0], task.h, task.keep_models)
+    fitted, fc, failed = fit_isolated(task.make, task.train, task.h, task.levels)
+    light = _Task(task.name, task.make, task.fold, task.train.iloc[:0], task.h, task.keep_models, task.levels)
     return light, (fitted if task.keep_models else {}), fc, failed
 
 
@@ -160,12 +169,17 @@ class ForecastEngine:
     """Fits many models on many series through one executor; screened and failed pairs are recorded.
 
     `chunk_size` series go into one task (a vectorised model still sees a batch); every (model, chunk, fold)
-    is an independent task, so the executor can spread them over cores or a cluster.
+    is an independent task, so the executor can spread them over cores or a cluster. Backtests and forecasts
+    carry lo_/hi_<level> bounds for each of `levels` (the warehouse tables keep 80 and 95).
     """
 
     models: Mapping[str, ModelFactory]
     executor: Executor = field(default_factory=InProcess)
     chunk_size: int = 1000
+    levels: tuple[float, ...] = LEVELS
+
+    def __post_init__(self) -> None:
+        self.levels = check_levels(self.levels)
 
     def screened(self, data: pd.DataFrame) -> dict[tuple[str, str], str]:
         """(series, model) pairs a model refuses up front, with the reason."""
@@ -188,7 +202,7 @@ class ForecastEngine:
                     limit = part["unique_id"].map(cut.set_index("unique_id")["cutoff"])
                     train = part[part["ds"] <= limit]  # NaT (fold dropped for that series) compares False
                     if len(train):
-                        tasks.append(_Task(name, make, int(fold), train, h, keep_models=fold == FULL_WINDOW))
+                        tasks.append(_Task(name, make, int(fold), train, h, fold == FULL_WINDOW, self.levels))
         return tasks
 
     def cross_validation(
@@ -214,12 +228,12 @@ class ForecastEngine:
                 frames.append(fc.merge(cut, on="unique_id").assign(model=task.name, fold=task.fold))
         fail = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
         if not frames:
-            return pd.DataFrame(columns=BACKTEST_COLUMNS), fail
+            return pd.DataFrame(columns=[*BACKTEST_KEYS, *bound_columns(self.levels)]), fail
         bt = pd.concat(frames, ignore_index=True).merge(data, on=["unique_id", "ds"], how="inner")
         bt["horizon"] = ((bt["ds"] - bt["cutoff"]) / pd.Timedelta(days=1)).astype(int)
         bad = fail[["unique_id", "model"]].drop_duplicates().assign(_bad=True)
         bt = bt.merge(bad, on=["unique_id", "model"], how="left")
-        bt = bt[bt["_bad"].isna()][BACKTEST_COLUMNS]
+        bt = bt[bt["_bad"].isna()][[*BACKTEST_KEYS, *bound_columns(self.levels)]]
         return bt.sort_values(["unique_id", "model", "fold", "ds"], ignore_index=True), fail
 
     def fit(
@@ -250,14 +264,16 @@ class ForecastEngine:
         for (uid, name), model in fitted.items():
             batches.setdefault(id(model), (name, model, set()))[2].add(uid)
         for name, model, uids in batches.values():
-            fc = model.predict(h)
+            fc = model.predict(h, self.levels)
             frames.append(fc[fc["unique_id"].isin(uids)].assign(model=name))
         fail = pd.DataFrame(
             [{"unique_id": u, "model": m, "fold": FULL_WINDOW, "reason": r} for (u, m), r in failed.items()],
             columns=FAILURE_COLUMNS,
         )
         if not frames:
-            return pd.DataFrame(columns=[*FORECAST_COLUMNS, "model"]), fail
+            return pd.DataFrame(
+                columns=["unique_id", "ds", "yhat", *bound_columns(self.levels), "model"]
+            ), fail
         out = pd.concat(frames, ignore_index=True)
         return out.sort_values(["unique_id", "model", "ds"], ignore_index=True), fail
 

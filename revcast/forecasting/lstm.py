@@ -19,9 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import Forecaster, forecast_frame
-
-QUANTILES = {"lo_95": 0.025, "lo_80": 0.10, "hi_80": 0.90, "hi_95": 0.975}
+from revcast.forecasting.base import LEVELS, Forecaster, empirical_bounds, forecast_frame
 
 
 def lag_windows(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,15 +28,14 @@ def lag_windows(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.
     return win[:, :lags].copy(), win[:, lags:].copy()
 
 
-def residual_quantiles(resid: np.ndarray, pool: int) -> dict[str, list[float]]:
-    """Per-step quantiles of residuals (S, H), each step pooled with its +-pool neighbours."""
+def residual_quantiles(resid: np.ndarray, pool: int, levels=LEVELS) -> dict[str, np.ndarray]:
+    """Per-step bounds (offsets) from residuals (S, H) at each level, each step pooled with its +-pool
+    neighbours."""
     steps = resid.shape[1]
-    out: dict[str, list[float]] = {k: [] for k in QUANTILES}
-    for j in range(steps):
-        block = resid[:, max(0, j - pool) : j + pool + 1].ravel()
-        for k, q in QUANTILES.items():
-            out[k].append(float(np.quantile(block, q)))
-    return out
+    per_step = [
+        empirical_bounds(resid[:, max(0, j - pool) : j + pool + 1].ravel(), levels) for j in range(steps)
+    ]
+    return {k: np.array([b[k] for b in per_step], dtype=float) for k in per_step[0]}
 
 
 class LSTMForecaster(Forecaster):
@@ -164,7 +161,7 @@ class LSTMForecaster(Forecaster):
                 "mean": mean,
                 "std": std,
                 "window": y[-self.lags :].tolist(),
-                "quantiles": residual_quantiles(resid, self.pool),
+                "resid": resid.tolist(),  # validation residuals (S, horizon): intervals at any level
             }
 
     @staticmethod
@@ -172,10 +169,10 @@ class LSTMForecaster(Forecaster):
         """Deterministic inference (dropout off) on inputs (S, lags) -> (S, horizon)."""
         return np.asarray(net(x[:, :, None].astype("float32"), training=False), dtype=float)
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         if h > self.horizon:
             raise ValueError(f"{self.name} was fitted for horizon={self.horizon}; asked for h={h}")
-        yhat, bounds = [], {k: [] for k in QUANTILES}
+        yhat, bounds = [], {}
         for uid in self.windows_.index:
             st = self.state_[str(uid)]
             z = (np.asarray(st["window"]) - st["mean"]) / st["std"]
@@ -184,8 +181,8 @@ class LSTMForecaster(Forecaster):
                 "mean"
             ]
             yhat.append(point)
-            for k in QUANTILES:
-                bounds[k].append(point + np.asarray(st["quantiles"][k][:h]))
+            for k, offset in residual_quantiles(np.asarray(st["resid"]), self.pool, levels).items():
+                bounds.setdefault(k, []).append(point + offset[:h])
         return forecast_frame(future, np.concatenate(yhat), {k: np.concatenate(v) for k, v in bounds.items()})
 
     def _state(self, directory: Path) -> dict[str, Any]:

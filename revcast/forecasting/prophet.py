@@ -19,7 +19,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import Z_80, Forecaster, forecast_frame, normal_intervals
+from revcast.forecasting.base import Z_80, Forecaster, bound_columns, forecast_frame, normal_intervals
 
 MODELS_FILE = "prophet_models.json"
 DEFAULT_COUNTRIES = ("US", "GB")
@@ -128,8 +128,8 @@ class ProphetForecaster(Forecaster):
                 model.fit(part[["ds", "y"]].reset_index(drop=True), seed=self.seed)
             self.models_[str(uid)] = model
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
-        yhat, bounds = [], {k: [] for k in ("lo_80", "hi_80", "lo_95", "hi_95")}
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
+        yhat, bounds = [], {k: [] for k in bound_columns(levels)}
         for uid, days in future.groupby("unique_id", sort=True):
             with _quiet_seeded(self.seed):
                 out = self.models_[str(uid)].predict(days[["ds"]].reset_index(drop=True))
@@ -140,7 +140,9 @@ class ProphetForecaster(Forecaster):
             else:
                 lo = hi = mean
                 sd = np.zeros_like(mean)
-            b = normal_intervals(mean, sd) | {"lo_80": lo, "hi_80": hi}
+            b = normal_intervals(mean, sd, levels)
+            if 80 in levels:  # the simulated interval itself
+                b |= {"lo_80": lo, "hi_80": hi}
             yhat.append(mean)
             for k in bounds:
                 bounds[k].append(b[k])

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.base import Forecaster, forecast_frame, normal_intervals
+from revcast.forecasting.base import Forecaster, empirical_bounds, forecast_frame, normal_intervals
 from revcast.forecasting.metrics import score_frame
 from revcast.invoices.series import ALL, FEATURE_COLUMNS, revenue_features_sql
 
@@ -63,10 +63,10 @@ class PreviousDays(Forecaster):
         roll = g.transform(lambda y: y.shift(1).rolling(self.window).mean())
         self.sigma_ = ((df["y"] - roll) ** 2).groupby(df["unique_id"], sort=True).mean() ** 0.5
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         yhat = np.repeat(self.level_.to_numpy(), h)
         sd = np.repeat(self.sigma_.fillna(0).to_numpy(), h)
-        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd, levels))
 
     def _state(self, directory: Path) -> dict[str, Any]:
         return {"level": self.level_.tolist(), "sigma": self.sigma_.fillna(0).tolist()}
@@ -95,11 +95,11 @@ class SameDaysLastYear(Forecaster):
         resid = df["y"] - g.shift(self.lag)
         self.sigma_ = ((resid**2).groupby(df["unique_id"], sort=True).mean() ** 0.5).fillna(0)
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         idx = np.arange(h) % self.lag
         yhat = self.last_year_[:, idx].ravel()
         sd = np.repeat(self.sigma_.to_numpy(), h)
-        return forecast_frame(future, yhat, normal_intervals(yhat, sd))
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd, levels))
 
     def _state(self, directory: Path) -> dict[str, Any]:
         return {"last_year": self.last_year_.tolist(), "sigma": self.sigma_.tolist()}
@@ -231,9 +231,7 @@ class RevenueFeatureNet(Forecaster):
         )  # fmt: skip
         self.net_ = net
         resid = ys[-n_val:] - self._run(xs[-n_val:])
-        self.rel_q_ = {
-            k: float(np.quantile(resid, q)) for k, q in zip(BOUNDS, (0.1, 0.9, 0.025, 0.975), strict=True)
-        }
+        self.resid_ = resid.astype(float)  # validation residuals of the scaled 30-day sum: any interval level
         nxt = feats[feats["ds"] == feats["unique_id"].map(self.windows_["end"]) + pd.Timedelta(days=1)]
         nx, _ = self._design(nxt, scale)
         if not np.isfinite(nx).all():
@@ -264,7 +262,7 @@ class RevenueFeatureNet(Forecaster):
         z = ((x - self.mu_) / self.sd_).astype("float32")
         return np.asarray(self.net_(z, training=False), dtype=float)[:, 0]
 
-    def _predict(self, future: pd.DataFrame, h: int) -> pd.DataFrame:
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
         uids = self.windows_.index.astype(str)
         total = (self.next_.reindex(uids).clip(lower=0) * self.scale_.reindex(uids)).to_numpy()
         wd = future["ds"].dt.dayofweek.to_numpy().reshape(len(uids), h)
@@ -274,7 +272,7 @@ class RevenueFeatureNet(Forecaster):
         yhat = (share * total[:, None]).ravel()
         norm = np.sqrt((share[:, : min(h, WINDOW)] ** 2).sum(axis=1, keepdims=True))
         bounds = {}
-        for k, q in self.rel_q_.items():  # per-day offsets whose root-sum-of-squares is the sum's quantile
+        for k, q in empirical_bounds(self.resid_, levels).items():  # per-day offsets: root sum of squares = q
             bounds[k] = yhat + (share / norm * q * self.scale_.reindex(uids).to_numpy()[:, None]).ravel()
         return forecast_frame(future, yhat, bounds)
 
@@ -284,7 +282,7 @@ class RevenueFeatureNet(Forecaster):
             "file": "revenue_net.keras",
             "mu": self.mu_.tolist(),
             "sd": self.sd_.tolist(),
-            "rel_q": self.rel_q_,
+            "resid": self.resid_.tolist(),
             "next": self.next_.to_dict(),
             "scale": self.scale_.to_dict(),
             "weekday": {u: row.tolist() for u, row in self.weekday_.iterrows()},
@@ -295,7 +293,7 @@ class RevenueFeatureNet(Forecaster):
 
         self.net_ = tf.keras.models.load_model(directory / state["file"], compile=False)
         self.mu_, self.sd_ = np.asarray(state["mu"]), np.asarray(state["sd"])
-        self.rel_q_ = state["rel_q"]
+        self.resid_ = np.asarray(state["resid"], dtype=float)
         self.next_ = pd.Series(state["next"], dtype=float).sort_index()
         self.scale_ = pd.Series(state["scale"], dtype=float).sort_index()
         self.weekday_ = pd.DataFrame.from_dict(state["weekday"], orient="index").sort_index()

@@ -307,3 +307,38 @@ def test_lstm_series_are_fitted_independently(fitted: dict) -> None:
     pd.testing.assert_frame_equal(
         alone, both[both["unique_id"] == "a"].reset_index(drop=True), check_exact=True
     )
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_interval_levels_are_a_parameter(name: str, fitted: dict, tmp_path) -> None:
+    model, default = fitted[name]
+    fc = model.predict(14, levels=[99, 50, 80])
+    assert list(fc.columns) == [
+        "unique_id",
+        "ds",
+        "yhat",
+        "lo_50",
+        "hi_50",
+        "lo_80",
+        "hi_80",
+        "lo_99",
+        "hi_99",
+    ]
+    assert (fc["lo_99"] <= fc["lo_80"]).all() and (fc["lo_80"] <= fc["lo_50"]).all()
+    assert (fc["lo_50"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["hi_50"]).all()
+    assert (fc["hi_50"] <= fc["hi_80"]).all() and (fc["hi_80"] <= fc["hi_99"]).all()
+    # the same model answers the same 80% interval whatever other levels are asked with it
+    np.testing.assert_allclose(fc[["yhat", "lo_80", "hi_80"]], default[["yhat", "lo_80", "hi_80"]], rtol=1e-9)
+    assert (fc["hi_99"] >= default["hi_95"]).all() and (
+        fc["hi_99"] - fc["lo_99"] > fc["hi_50"] - fc["lo_50"]
+    ).any()
+    model.save(tmp_path)
+    pd.testing.assert_frame_equal(
+        load_forecaster(tmp_path).predict(14, levels=(50,)), model.predict(14, levels=(50,))
+    )
+
+
+@pytest.mark.parametrize("levels", [[], [0], [100], [80, 120]])
+def test_interval_levels_outside_0_100_are_refused(levels: list, fitted: dict) -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 100"):
+        fitted["drift"][0].predict(7, levels=levels)

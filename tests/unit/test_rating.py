@@ -401,3 +401,11 @@ def test_write_rating_replaces_its_run_in_the_warehouse():
     assert written == {"billing.udr": 2, "billing.cdr": 1, "billing.bills": 1, "quarantine.unrated_usage": 1}
     assert con.execute("SELECT count(*) FROM billing.cdr").fetchone()[0] == 1
     assert con.execute("SELECT charge FROM billing.bills").fetchone()[0] == pytest.approx(0.6)
+
+
+def test_prices_in_exponent_notation_are_numbers() -> None:
+    """`1e-3` is a YAML 1.2 float; YAML 1.1 (PyYAML's default) would read it as text and refuse the price."""
+    flat = book(
+        "model: production\nrules:\n  - {name: flat, salience: 1, when: {metric: m}, unit_price: 1e-3}\n"
+    )
+    assert flat.models["production"].rules[0].bands[0].unit_price == 0.001
