@@ -1,5 +1,6 @@
 """Parquet exports of every marts.* table: `exports/<table>/month=YYYY-MM/*.parquet` (hive-style), written into
-a staging folder and swapped in whole, so a crash while writing leaves the previous export as it was."""
+a staging folder and swapped in whole, so a crash while writing leaves the previous export as it was. A NULL
+month lands in `month=__HIVE_DEFAULT_PARTITION__`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from revcast.warehouse import column_name, table_columns, table_name
 
 MONTH_KEY = "month"
-# the column a table is split by month on, in order of preference; then any DATE or TIMESTAMP column,
-# then a `cutoff` (YYYY-MM); a table with none of them lands in month=__HIVE_DEFAULT_PARTITION__
-MONTH_COLUMNS = ("month", "date", "ds")
-NO_MONTH = "__HIVE_DEFAULT_PARTITION__"
+# the column a table is split by month on: its own `month` column, else `date` or `ds`, else its training
+# `cutoff` (YYYY-MM), else its first DATE or TIMESTAMP column; a table with none of them is written whole
+DAY_COLUMNS = ("date", "ds")
 
 
 @dataclass(frozen=True)
@@ -45,38 +47,54 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [table_name(f"marts.{r[0]}") for r in rows]
 
 
-def month_column(columns: list[tuple[str, str]]) -> tuple[str | None, str]:
-    """(column, SQL expression of its YYYY-MM) a table is split by, or (None, NULL)."""
+def _is_time(type_: str) -> bool:
+    return type_ == "DATE" or type_.startswith("TIMESTAMP")
+
+
+def month_column(columns: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(column, SQL expression of the month key) a table is split by, or (None, None) when it has none.
+
+    A table's own `month` column always gives the key (a date as YYYY-MM, any other value as written), so the
+    key stands in for it in the files and nothing is lost."""
     types = dict(columns)
-    for name in (*MONTH_COLUMNS, *(c for c, t in columns if t == "DATE" or t.startswith("TIMESTAMP"))):
-        if name in types and (types[name] == "DATE" or types[name].startswith("TIMESTAMP")):
+    if MONTH_KEY in types:
+        t = types[MONTH_KEY]
+        return MONTH_KEY, f"strftime({MONTH_KEY}, '%Y-%m')" if _is_time(
+            t
+        ) else f"CAST({MONTH_KEY} AS VARCHAR)"
+    for name in DAY_COLUMNS:
+        if name in types and _is_time(types[name]):
             return name, f"strftime({column_name(name)}, '%Y-%m')"
     if types.get("cutoff") == "VARCHAR":
         return "cutoff", "left(cutoff, 7)"
-    return None, "CAST(NULL AS VARCHAR)"
+    for name, t in columns:
+        if _is_time(t):
+            return name, f"strftime({column_name(name)}, '%Y-%m')"
+    return None, None
 
 
 def _export_table(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> TableExport:
     columns = table_columns(con, table)
     column, month_sql = month_column(columns)
-    # the month key replaces a table's own `month` column (the first day of that month) in the files
-    kept = [column_name(c) for c, _ in columns if c != MONTH_KEY]
-    select = ", ".join(kept) if kept else "*"
-    data = con.execute(
-        f"SELECT {select}, {month_sql} AS {MONTH_KEY} FROM {table} ORDER BY {MONTH_KEY}"
-    ).to_arrow_table()
     folder.mkdir(parents=True)
+    if month_sql is None:  # nothing to split by: the table whole, in one file
+        data = con.sql(f"SELECT * FROM {table}").to_arrow_table()
+        if data.num_rows:
+            pq.write_table(data, folder / "part-0.parquet")
+        return TableExport(table, data.num_rows, None, 0)
+    kept = [column_name(c) for c, _ in columns if c != MONTH_KEY]  # the key stands in for its own month
+    select = ", ".join([*kept, f"{month_sql} AS {MONTH_KEY}"])
+    data = con.sql(f"SELECT {select} FROM {table} ORDER BY {MONTH_KEY}").to_arrow_table()
     if data.num_rows:
         pads.write_dataset(
             data,
             folder,
             format="parquet",
-            partitioning=[MONTH_KEY],
-            partitioning_flavor="hive",
+            partitioning=pads.partitioning(pa.schema([(MONTH_KEY, pa.string())]), flavor="hive"),
             basename_template="part-{i}.parquet",
             existing_data_behavior="error",
         )
-    months = len({m for m in data.column(MONTH_KEY).to_pylist()}) if data.num_rows else 0
+    months = len(set(data.column(MONTH_KEY).to_pylist())) if data.num_rows else 0
     return TableExport(table, data.num_rows, column, months)
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as pads
 import pytest
 
 from revcast.revenue import reconciliation, write_revenue
@@ -108,7 +109,9 @@ def test_month_column_preference():
     assert month_column([("cutoff", "VARCHAR"), ("ds", "DATE")])[0] == "ds"
     assert month_column([("x", "VARCHAR"), ("scored_at", "TIMESTAMP WITH TIME ZONE")])[0] == "scored_at"
     assert month_column([("cutoff", "VARCHAR"), ("metric", "VARCHAR")]) == ("cutoff", "left(cutoff, 7)")
-    assert month_column([("metric", "VARCHAR")])[0] is None
+    assert month_column([("metric", "VARCHAR")]) == (None, None)
+    assert month_column([("cutoff", "VARCHAR"), ("scored_at", "TIMESTAMP WITH TIME ZONE")])[0] == "cutoff"
+    assert month_column([("month", "INTEGER"), ("ds", "DATE")]) == ("month", "CAST(month AS VARCHAR)")
 
 
 def test_export_swap_and_recovery(con, tmp_path):
@@ -121,6 +124,15 @@ def test_export_swap_and_recovery(con, tmp_path):
         "month=2023-11",
         "month=2023-12",
     ]
+    # a table with nothing to split by is one file; its own non-date month column is the key, as written
+    con.execute("CREATE TABLE marts.plans AS SELECT 'p' || i AS plan, i AS n FROM range(3) t(i)")
+    con.execute("CREATE TABLE marts.seasons AS SELECT i % 2 + 1 AS month, i AS n FROM range(5) t(i)")
+    export_marts(con, root)
+    assert [p.name for p in (root / "plans").iterdir()] == ["part-0.parquet"]
+    assert pads.dataset(root / "plans", format="parquet", partitioning="hive").count_rows() == 3
+    seasons = pads.dataset(root / "seasons", format="parquet", partitioning="hive").to_table()
+    assert sorted(p.name for p in (root / "seasons").iterdir()) == ["month=1", "month=2"]
+    assert seasons.num_rows == 5 and sorted(seasons.column("month").to_pylist()) == [1, 1, 1, 2, 2]
     # a crash between the two renames of a swap: the next run puts the previous export back first
     (tmp_path / "exports").rename(tmp_path / ".exports.old-abc")
     (tmp_path / ".exports.staging-def").mkdir()
