@@ -152,7 +152,11 @@ def _dataset_rows(pads, folder: Path) -> int:
     """Rows of a hive-partitioned Parquet dataset (0 when the table had none and no file was written)."""
     if not any(folder.rglob("*.parquet")):
         return 0
-    return pads.dataset(folder, format="parquet", partitioning="hive").count_rows()
+    import pyarrow as pa
+
+    # the key read as text: an all-NULL key (month=__HIVE_DEFAULT_PARTITION__ only) has no type to infer
+    key = pads.partitioning(pa.schema([("month", pa.string())]), flavor="hive")
+    return pads.dataset(folder, format="parquet", partitioning=key).count_rows()
 
 
 def dashboard_path(warehouse_path: str) -> Path:
