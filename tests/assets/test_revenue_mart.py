@@ -376,3 +376,27 @@ def test_dashboard_shows_streams_tournaments_and_quality(built):
         "Quarantined lines:" in meta["summary"].value
         and f"Quarantined lines: {total_q};" in meta["summary"].value
     )
+
+
+def test_demo_stages_the_group_after_every_stream_and_prints_the_dashboard(built, monkeypatch, capsys):
+    from pipelines.definitions import defs
+    from pipelines.demo import _stages, print_summary
+
+    stages = [(kind, [k.to_user_string() for k in keys]) for kind, keys in _stages(defs)]
+    at = {name: i for i, (_, names) in enumerate(stages) for name in names}
+    assert stages[at["revenue"]][0] == "cutoff"  # materialized for the latest cutoff
+    assert stages[at["revenue_exports"]][0] == stages[at["revenue_dashboard"]][0] == "unpartitioned"
+    for upstream in (
+        "usage_revenue",
+        "pricing_scenarios",
+        "invoice_revenue_forecasts",
+        "subscription_revenue_plan",
+    ):
+        assert at[upstream] <= at["revenue"] < at["revenue_exports"]
+    assert at["revenue"] < at["revenue_dashboard"]
+    workdir, resources, _ = built
+    monkeypatch.setenv("REVCAST_WAREHOUSE", resources["warehouse"].path)
+    print_summary()
+    out = capsys.readouterr().out
+    assert f"Revenue dashboard: {dashboard_path(resources['warehouse'].path)}" in out
+    assert "marts.revenue" in out
