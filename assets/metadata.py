@@ -4,12 +4,13 @@ each materialization the row count, column schema, a markdown preview and, where
 from __future__ import annotations
 
 import base64
+import re
 from functools import cache
 
 import dagster as dg
 import duckdb
 
-from revcast.warehouse import apply_ddl, table_columns, table_name
+from revcast.warehouse import SQL_DIR, apply_ddl, table_columns, table_name
 
 
 def table_metadata(
@@ -22,13 +23,42 @@ def table_metadata(
     return {
         "dagster/row_count": dg.MetadataValue.int(int(rows)),
         "dagster/table_name": table,
-        "dagster/column_schema": _schema(table_columns(con, table)),
+        "dagster/column_schema": _schema(table_columns(con, table), _ddl_descriptions().get(table)),
         "preview": dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_no rows_"),
     }
 
 
-def _schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in columns])
+def _schema(columns: list[tuple[str, str]], descriptions: dict[str, str] | None = None) -> dg.TableSchema:
+    descriptions = descriptions or {}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, description=descriptions.get(name)) for name, type_ in columns]
+    )
+
+
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS ([a-z_]+\.[a-z_0-9]+)\s*\(", re.IGNORECASE)
+
+
+@cache
+def _ddl_descriptions() -> dict[str, dict[str, str]]:
+    """Column descriptions from the DDL's trailing comments (`name TYPE ...,  -- what it is`), for lines that
+    define one column."""
+    found: dict[str, dict[str, str]] = {}
+    for script in sorted((p for p in SQL_DIR.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
+        table = None
+        for line in script.read_text().splitlines():
+            created = _CREATE.search(line)
+            if created:
+                table = created.group(1).lower()
+                continue
+            if table and line.strip().startswith(")"):
+                table = None
+            if not table or "--" not in line:
+                continue
+            definition, comment = line.split("--", 1)
+            pieces = [p for p in re.sub(r"\([^)]*\)", "", definition).split(",") if p.strip()]
+            if len(pieces) == 1 and comment.strip():
+                found.setdefault(table, {})[pieces[0].split()[0]] = comment.strip()
+    return found
 
 
 @cache
@@ -60,7 +90,10 @@ def table_definition(table: str, *, fixed: bool = True) -> dict:
     columns = _ddl_columns().get(table)
     if not columns:
         raise ValueError(f"{table} is not a table of the warehouse DDL (revcast/sql)")
-    return {"dagster/table_name": table, "dagster/column_schema": _schema(columns)}
+    return {
+        "dagster/table_name": table,
+        "dagster/column_schema": _schema(columns, _ddl_descriptions().get(table)),
+    }
 
 
 def plot_metadata(png: bytes, title: str) -> dg.MarkdownMetadataValue:

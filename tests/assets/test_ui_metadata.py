@@ -80,3 +80,12 @@ def test_every_check_job_schedule_and_sensor_is_described():
     problems += [f"sensor {s.name}: no description" for s in repository.sensor_defs if not _described(s)]
     assert not problems, "\n".join(problems)
     assert len(repository.sensor_defs) >= 5 and len(repository.schedule_defs) >= 2
+
+
+def test_column_descriptions_come_from_the_ddl_comments():
+    """A column commented in revcast/sql is described in the UI's column table."""
+    node = defs.resolve_asset_graph().get(dg.AssetKey("usage_daily_totals"))
+    described = {c.name: c.description for c in node.metadata["dagster/column_schema"].columns}
+    assert described["observed"] == "the day was ingested"
+    assert described["quantity"] == "sum over accounts; NULL when not observed"
+    assert described["metric"] is None

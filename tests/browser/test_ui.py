@@ -187,6 +187,11 @@ def test_ui_shows_the_story_and_materializes(page, server, demo):
     expect(page.get_by_text("product-analytics").first).to_be_visible()
     _shoot(page, "asset_page")
 
+    # a table fixed by the DDL: its columns are described from the DDL's comments
+    page.goto(f"{server}/assets/usage_daily_totals")
+    expect(page.get_by_role("cell", name="observed", exact=True)).to_be_visible()
+    expect(page.get_by_text("the day was ingested", exact=True)).to_be_visible()
+
     # its latest materialization: the plot renders as an image
     page.goto(f"{server}/assets/{FORECAST_ASSET}?view=events")
     plot = next(k for k in _latest(instance, FORECAST_ASSET) if k.startswith("plot_"))
