@@ -155,6 +155,10 @@ def usage_models(
     )
 
 
+RECENT_SQL = """
+SELECT metric, ds, quantity AS y FROM features.usage_daily_totals
+WHERE ds > CAST($last AS DATE) - INTERVAL 90 DAY AND ds <= $last ORDER BY metric, ds
+"""
 HORIZON_SQL = """
 SELECT metric, count(*) AS n, count(DISTINCT horizon) AS horizons, min(horizon) AS h_min, max(horizon) AS h_max
 FROM forecasts.usage_forecasts WHERE cutoff = ? GROUP BY metric ORDER BY metric
@@ -185,9 +189,10 @@ def usage_forecasts(
 ) -> dg.MaterializeResult:
     """Daily usage forecasts per metric from each metric's champion with 80/95% intervals (calibrated on its
     backtests), point and bounds clipped at 0 (usage cannot be negative), in forecasts.usage_forecasts."""
-    cutoff, _ = cutoff_of(context)
+    cutoff, last_day = cutoff_of(context)
     with warehouse.connect(read_only=True) as con:
         champions = champion_artifacts(con, DOMAIN, cutoff)
+        recent = con.execute(RECENT_SQL, {"last": last_day.date()}).df()
     if champions.empty:
         raise ValueError(f"no usage champion registered for cutoff {cutoff}: materialize usage_models first")
     fc = champion_forecasts(champions, config.horizon)
@@ -221,7 +226,12 @@ def usage_forecasts(
         *bound_checks,
     ]
     metadata |= {
-        "plot_forecast": forecast_plot(fc, series="metric", title=f"usage forecasts, cutoff {cutoff}"),
+        "plot_forecast": forecast_plot(
+            fc,
+            series="metric",
+            history=recent,
+            title=f"usage forecasts after 90 days of history, cutoff {cutoff}",
+        ),
         "champions": dg.MetadataValue.md(champions.to_markdown(index=False)),
         "rows_clipped_at_0": clipped,
     }

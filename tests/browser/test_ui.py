@@ -75,8 +75,9 @@ def server(demo, tmp_path_factory):
 @pytest.fixture(scope="module")
 def page():
     chromium = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=30_000)  # a loaded machine renders the graph and tables slowly
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
