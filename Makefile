@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export TF_CPP_MIN_LOG_LEVEL := 2
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo test ui bench lint clean
+.PHONY: install demo test ui bench lint clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	@echo "[install] creating $(VENV) and installing revcast (first time: a few minutes, TensorFlow is large)"
@@ -25,6 +25,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# the README's screenshots, taken by the browser test (needs Debian's chromium)
+screenshots: install
+	REVCAST_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser tests/browser
 
 ui: install
 	$(VENV)/bin/dagster dev -w workspace.yaml
