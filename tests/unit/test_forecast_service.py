@@ -1,12 +1,5 @@
 """/v1/forecasts: every stream over a small real warehouse, filters, paging, refusals, tokens and the log."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-
 import duckdb
 import httpx
 import pytest
@@ -16,6 +9,7 @@ from revcast_app.service.app import create_app
 from revcast_app.service.forecasts import STREAMS
 from revcast_app.service.store import Settings
 from tests.forecast_warehouse import build_forecast_warehouse
+from tests.helpers import served
 
 TOKEN = {"Authorization": "Bearer s3cret"}
 
@@ -311,44 +305,11 @@ def test_openapi_documents_the_streams_and_examples(client):
 
 def test_real_server_answers_a_stream(warehouse, tmp_path):
     """`revcast serve` under uvicorn: the routes, the handlers and the log work outside the TestClient too."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "REVCAST_WAREHOUSE": str(warehouse),
-        "REVCAST_PREDICTION_LOG": str(tmp_path / "predictions.duckdb"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "revcast_app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not come up in 60 s"
-            time.sleep(0.2)
+    with served(warehouse, tmp_path / "predictions.duckdb") as base:
         r = httpx.get(f"{base}/v1/forecasts/installs", params={"entity": "iOS", "limit": 1}, timeout=30)
         assert r.status_code == 200 and r.json()["items"][0]["forecast"] == 400.0 and r.json()["total"] == 3
         r = httpx.get(f"{base}/v1/forecasts/installs", params={"limit": 0}, timeout=30)
         assert r.status_code == 422 and r.json()["parameter"] == "limit"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     con = duckdb.connect(str(tmp_path / "predictions.duckdb"), read_only=True)
     try:
         logged = con.execute(

@@ -1,12 +1,9 @@
 """The revenue API: every route with FastAPI's TestClient over a prepared warehouse, and the real server."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import date
 
 import duckdb
@@ -20,6 +17,7 @@ from revcast.forecasting import SeasonalNaive
 from revcast.warehouse import connect
 from revcast_app.service.app import create_app
 from revcast_app.service.store import Settings
+from tests.helpers import served
 
 TRAINED_THROUGH = date(2023, 6, 30)
 COUNTRIES = ("United Kingdom", "all")
@@ -224,43 +222,12 @@ def test_openapi_lists_the_routes(client):
 
 
 def test_real_server_on_loopback(warehouse_dir, tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "REVCAST_WAREHOUSE": str(warehouse_dir / "revcast.duckdb"),
-        "REVCAST_PREDICTION_LOG": str(tmp_path / "predictions.duckdb"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "revcast_app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not come up in 60 s"
-            time.sleep(0.2)
+    with served(warehouse_dir / "revcast.duckdb", tmp_path / "predictions.duckdb") as base:
         r = httpx.get(
             f"{base}/v1/revenue/forecast", params={"country": "all", "date": "2023-07-03"}, timeout=30
         )
         assert r.status_code == 200 and r.json()["model_id"] == "invoices/seasonal_naive/2023-06/all"
         assert "/v1/revenue/forecast" in httpx.get(f"{base}/openapi.json", timeout=10).json()["paths"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     con = duckdb.connect(str(tmp_path / "predictions.duckdb"), read_only=True)
     try:
         logged = con.execute("SELECT status_code, model_id, source FROM audit.predictions").fetchall()
