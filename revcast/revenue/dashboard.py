@@ -20,7 +20,7 @@ STREAM_TITLES = {
     "billing": "Usage revenue (billing engine, production pricing)",
     "invoices": "Transaction revenue (invoices)",
     "subscriptions": "Subscription revenue (plan)",
-    "total": "Total (usage + invoices + subscriptions)",
+    "total": "Total of the streams with actuals",
 }
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -118,9 +118,12 @@ def read_dashboard(
 
 
 def total_series(monthly: pd.DataFrame) -> pd.DataFrame:
-    """Monthly total over TOTAL_STREAMS per currency: actuals and forecasts summed; interval half-widths
-    combined as independent errors (sqrt of summed squares), on each side; `streams` says who contributed."""
+    """Monthly total per currency over the TOTAL_STREAMS that have actuals (a forecast-only stream such as the
+    subscription plan would make the forecast jump above the actuals it follows): actuals and forecasts
+    summed; interval half-widths combined as independent errors (sqrt of summed squares), on each side;
+    `streams` says who contributed."""
     m = monthly[monthly["stream"].isin(TOTAL_STREAMS)].copy()
+    m = m[m["stream"].isin(set(m.loc[m["actual"].notna(), "stream"]))]
     if m.empty:
         return m.assign(streams=pd.Series(dtype=str))
     m["actual"] = m["actual"].astype(float)
@@ -279,8 +282,9 @@ def render_dashboard(data: DashboardData) -> str:
         "from marts.revenue (the stream totals, monthly). Shaded: 80% (darker) and 95% intervals. The invoice "
         "forecast is the revenue of the 30 days after the cutoff, shown on that month. Billing is the usage "
         "revenue again, as the billing engine rates the forecast usage under production pricing; it is left out "
-        "of the total, and it has no intervals. The total's actuals are those of usage and invoices (the "
-        "subscription plan has none); its forecast is shown for the months every stream forecasts, with "
+        "of the total, and it has no intervals. The total adds the streams that have actuals (usage and "
+        "invoices), so its actual and forecast compare like for like; the subscription plan, forecast only, is "
+        "shown on its own. The total's forecast is shown for the months each of its streams forecasts, with "
         "intervals that treat the streams' errors as independent. Tables: the last 12 actual months and every "
         "forecast month.</p>",
         "<h2>Actual vs forecast</h2>",

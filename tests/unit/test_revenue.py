@@ -150,6 +150,8 @@ def test_total_combines_streams_and_skips_months_a_stream_does_not_forecast():
             ("invoices", "USD", "2023-12-01", np.nan, 50.0, 46.0, 53.0, 40.0, 60.0),
             ("usage", "USD", "2024-01-01", np.nan, 90.0, 87.0, 93.0, 85.0, 95.0),
             ("billing", "USD", "2023-12-01", np.nan, 999.0, np.nan, np.nan, np.nan, np.nan),
+            # the plan has no actuals: adding it would lift the forecast above the actuals it follows
+            ("subscriptions", "USD", "2023-12-01", np.nan, 400.0, 390.0, 410.0, 380.0, 420.0),
         ],
         columns=["stream", "currency", "month", "actual", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"],
     )
@@ -157,7 +159,7 @@ def test_total_combines_streams_and_skips_months_a_stream_does_not_forecast():
     assert list(t.index) == ["2023-11-01", "2023-12-01"]  # 2024-01: invoices has no forecast, no total
     assert t.loc["2023-11-01", "actual"] == 15.0 and np.isnan(t.loc["2023-11-01", "forecast"])
     dec = t.loc["2023-12-01"]
-    assert dec["forecast"] == 150.0  # billing is not added
+    assert dec["forecast"] == 150.0  # neither billing nor the forecast-only plan is added
     assert dec["lo_80"] == pytest.approx(150 - 5.0) and dec["hi_80"] == pytest.approx(
         150 + 5.0
     )  # 3-4-5, 4-3-5
