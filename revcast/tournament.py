@@ -4,7 +4,9 @@
    a fixed equal-weight combination of some of them is a candidate too, scored from its members' backtests.
 2. One ranking rule per series: lowest MASE, ties to the simpler model (`rank_candidates`).
 3. One publishing rule (`published_order`): a series publishes its baseline unless a challenger's MASE is at
-   most (1 - margin) x the baseline's, out of sample; a forced champion (to show the gate failing) goes first.
+   most (1 - margin) x the baseline's, out of sample, and its error is lower than the baseline's on at least
+   `min_win_share` of the backtest folds (one lucky fold cannot carry a mean); a forced champion (to show the
+   gate failing) goes first.
 4. One fallback path: the first model of that order that fits on the full window is the champion; every
    one that failed before it is named in `fallback_reason`.
 Artifacts are saved with `Forecaster.save`; interval calibration factors (split-conformal on the backtests)
@@ -72,6 +74,7 @@ SIMPLEST_FIRST = (
     COMBINATION,
 )
 DEFAULT_MARGIN = 0.05
+DEFAULT_MIN_WIN_SHARE = 0.6  # a challenger must also have the lower error on this share of the backtest folds
 BACKTEST_TABLE, SCORES_TABLE, REGISTRY_TABLE = "models.backtests", "models.scores", "models.registry"
 
 
@@ -136,28 +139,70 @@ def rank_candidates(scores: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     return s.sort_values(["unique_id", "_mase", "_rank"], kind="stable").drop(columns=["_mase", "_rank"])
 
 
+def fold_errors(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (unique_id, model, fold): the mean absolute error of the scored rows (for the invoice tournament,
+    one 30-day sum per fold, so the 30-day error), the per-fold evidence of the win-rate rule."""
+    err = (rows["y"].astype(float) - rows["yhat"].astype(float)).abs()
+    out = err.groupby([rows["unique_id"], rows["model"], rows["fold"]], sort=True).mean()
+    return out.rename("error").reset_index()
+
+
+def win_shares(errors: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per (unique_id, model): folds scored against the baseline, folds with a strictly lower error, their share."""
+    base = errors.loc[errors["model"] == baseline, ["unique_id", "fold", "error"]]
+    both = errors.merge(base.rename(columns={"error": "_base"}), on=["unique_id", "fold"]).dropna(
+        subset=["error", "_base"]
+    )
+    both["wins"] = both["error"] < both["_base"]
+    out = both.groupby(["unique_id", "model"])["wins"].agg(folds="size", wins="sum")
+    out["share"] = out["wins"] / out["folds"]
+    return out
+
+
 def published_order(
-    ranked: pd.DataFrame, baseline: str, margin: float, force: str | None = None
+    ranked: pd.DataFrame,
+    baseline: str,
+    margin: float,
+    force: str | None = None,
+    *,
+    errors: pd.DataFrame | None = None,
+    min_win_share: float = DEFAULT_MIN_WIN_SHARE,
 ) -> dict[str, tuple[list[str], str | None]]:
     """Per series: the models to try on the full window, in order, and why the first is not simply the best.
 
     Challengers whose MASE is at most (1 - margin) x the baseline's come first (best first), then the
-    baseline, then the other challengers (only reached if the baseline cannot be fitted). Without a baseline
-    score the ranking stands. A forced model goes first wherever it was scored.
+    baseline, then the other challengers (only reached if the baseline cannot be fitted). With per-fold
+    `errors` (`fold_errors`), a challenger also needs the lower error on at least `min_win_share` of the folds
+    it shares with the baseline. Without a baseline score the ranking stands. A forced model goes first
+    wherever it was scored.
     """
+    shares = win_shares(errors, baseline) if errors is not None and len(errors) else None
     out = {}
     for uid, cands in ranked.groupby("unique_id", sort=True):
         models, mase = cands["model"].tolist(), cands["mase"].astype(float).tolist()
-        base = dict(zip(models, mase, strict=True)).get(baseline, np.nan)
+        by_model = dict(zip(models, mase, strict=True))
+        base = by_model.get(baseline, np.nan)
         reason = None
         if force is not None and force in models:
             order = [force, *(m for m in models if m != force)]
             reason = f"forced champion {force} (override)"
         elif baseline in models and np.isfinite(base):
             bar = (1 - margin) * base
-            winners = [m for m, v in zip(models, mase, strict=True) if m != baseline and v <= bar]
+            by_mean = [m for m, v in zip(models, mase, strict=True) if m != baseline and v <= bar]
+            winners = by_mean
+            if errors is not None:
+                won = {m: _share(shares, str(uid), m) for m in by_mean}
+                winners = [m for m in by_mean if won[m][0] >= min_win_share]
             order = [*winners, baseline, *(m for m in models if m not in winners and m != baseline)]
-            if not winners and models[0] != baseline:
+            if by_mean and (not winners or winners[0] != by_mean[0]):
+                top = by_mean[0]
+                share, wins, folds = won[top]
+                reason = (
+                    f"{top} beat {baseline} by {margin:.0%} on mean MASE ({by_model[top]:.4g} vs "
+                    f"{base:.4g}) but had the lower error on only {wins} of {folds} backtest folds (below "
+                    f"{min_win_share:.0%}): publishing {winners[0] if winners else baseline}"
+                )
+            elif not winners and models[0] != baseline:
                 reason = (
                     f"no challenger beat {baseline} by {margin:.0%} out of sample "
                     f"(best {models[0]} MASE {mase[0]:.4g} vs {base:.4g}): publishing {baseline}"
@@ -166,6 +211,14 @@ def published_order(
             order = models
         out[str(uid)] = (order, reason)
     return out
+
+
+def _share(shares: pd.DataFrame | None, uid: str, model: str) -> tuple[float, int, int]:
+    """(win share, wins, folds) of one challenger against the baseline; no folds in common count as no wins."""
+    if shares is None or (uid, model) not in shares.index:
+        return 0.0, 0, 0
+    r = shares.loc[(uid, model)]
+    return float(r["share"]), int(r["wins"]), int(r["folds"])
 
 
 def _order(models: Sequence[str]) -> list[str]:
@@ -186,6 +239,7 @@ def run_domain_tournament(
     baseline: str = BASELINE,
     combine: Sequence[str] = (),
     margin: float = DEFAULT_MARGIN,
+    min_win_share: float = DEFAULT_MIN_WIN_SHARE,
     scorer: Scorer | None = None,
     calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
@@ -196,7 +250,8 @@ def run_domain_tournament(
 
     `combine` names members of an equal-weight combination candidate (needs two or more of `models`).
     `scorer` turns backtests into scores (default: daily MASE against seasonal naive's in-sample error);
-    intervals are calibrated on `calibration_frame(backtests)` (default the daily backtests).
+    intervals are calibrated on `calibration_frame(backtests)` (default the daily backtests), and the same rows
+    give the per-fold errors of the win-rate rule (`min_win_share`, see `published_order`).
     """
     data = validate_series(df)
     members = [m for m in combine if m in models]
@@ -224,7 +279,12 @@ def run_domain_tournament(
         scores = scores.drop(columns=[c for c in held.columns[2:] if c in scores])
         scores = scores.merge(held, on=["unique_id", "model"], how="left")
     ranked = rank_candidates(scores, _order(candidates)) if len(scores) else scores
-    plan = published_order(ranked, baseline, margin, force_champion) if len(ranked) else {}
+    errors = fold_errors(cal_bt) if len(cal_bt) else None
+    plan = (
+        published_order(ranked, baseline, margin, force_champion, errors=errors, min_win_share=min_win_share)
+        if len(ranked)
+        else {}
+    )
 
     # the one fallback path: try each series' models in published order until one fits on the full window
     factories = dict(models)

@@ -50,6 +50,7 @@ class InvoiceModelsConfig(dg.Config):
     n_windows: int = 12  # one rolling origin per month over the last year
     fold_step: int = 30
     margin: float = 0.05  # a challenger must beat previous_30_days' MASE by this share to be published
+    min_win_share: float = 0.6  # ... and have the lower 30-day error on at least this share of the folds
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
     models: list[str] | None = None
@@ -108,8 +109,8 @@ def invoice_revenue_models(
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
     """30-day revenue tournament per top country and 'all', scored on 30-day sums at monthly rolling origins over
-    the last year; previous_30_days is published unless a challenger beats its MASE by the margin (the reason
-    is in models.registry.fallback_reason)."""
+    the last year; previous_30_days is published unless a challenger beats its MASE by the margin and its
+    30-day error on most folds (the reason is in models.registry.fallback_reason)."""
     import tensorflow  # noqa: F401 - imported here so the code location loads fast
 
     cutoff, last_day = cutoff_of(context)
@@ -131,6 +132,7 @@ def invoice_revenue_models(
         baseline=BASELINE,
         combine=COMBINED,
         margin=config.margin,
+        min_win_share=config.min_win_share,
         scorer=thirty_day_scores,
         calibration_frame=thirty_day_sums,
         force_champion=config.force_champion,

@@ -10,6 +10,7 @@ from revcast.forecasting import Combination, Drift, SeasonalNaive, StatsForecast
 from revcast.invoices.models import PreviousDays, thirty_day_scores
 from revcast.tournament import (
     default_artifact_dir,
+    fold_errors,
     published_order,
     rank_candidates,
     run_domain_tournament,
@@ -64,6 +65,65 @@ def test_baseline_is_published_unless_a_challenger_beats_it_by_the_margin() -> N
     assert "no challenger beat seasonal_naive by 20%" in strict["a"][1]
     forced = published_order(ranked, "seasonal_naive", margin=0.05, force="auto_ets")
     assert forced["a"][0][0] == "auto_ets" and "forced" in forced["a"][1]
+
+
+def folds(errors: dict[str, list[float]], uid: str = "a") -> pd.DataFrame:
+    """Per-fold 30-day sums (y = 100) whose absolute errors are `errors` per model."""
+    rows = [
+        {"unique_id": uid, "model": m, "fold": k, "y": 100.0, "yhat": 100.0 + e}
+        for m, errs in errors.items()
+        for k, e in enumerate(errs)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_challenger_carried_by_one_lucky_fold_keeps_the_baseline() -> None:
+    # the baseline misses one fold badly, which lucky gets right; lucky loses the other 11 narrowly
+    errors = fold_errors(folds({"previous_30_days": [60.0] + [10.0] * 11, "lucky": [0.0] + [11.0] * 11}))
+    scores = errors.groupby(["unique_id", "model"], as_index=False)["error"].mean()
+    scores["mase"] = scores["error"] / 20.0
+    mase = scores.set_index("model")["mase"]
+    assert mase["lucky"] <= 0.75 * mase["previous_30_days"]  # far better on the mean
+    ranked = rank_candidates(scores, ["previous_30_days", "lucky"])
+    order, reason = published_order(ranked, "previous_30_days", margin=0.05, errors=errors)["a"]
+    assert order == ["previous_30_days", "lucky"]
+    assert "lower error on only 1 of 12 backtest folds" in reason and "publishing previous_30_days" in reason
+    # without per-fold errors (or with a win share of 0) the mean alone decides, as before
+    assert published_order(ranked, "previous_30_days", margin=0.05)["a"] == (
+        ["lucky", "previous_30_days"],
+        None,
+    )
+    assert (
+        published_order(ranked, "previous_30_days", 0.05, errors=errors, min_win_share=0.0)["a"][0][0]
+        == "lucky"
+    )
+
+
+def test_a_consistent_winner_publishes_and_the_win_rate_can_pass_over_the_best_mean() -> None:
+    errors = fold_errors(
+        folds(
+            {
+                "previous_30_days": [10.0] * 10,
+                "steady": [8.0] * 7 + [12.0] * 3,  # lower on 7 of 10 folds, mean 9.2
+                "spiky": [0.0] * 2 + [11.0] * 8,  # best mean (8.8) but lower on 2 of 10
+            }
+        )
+    )
+    scores = (
+        errors.groupby(["unique_id", "model"], as_index=False)["error"]
+        .mean()
+        .assign(mase=lambda f: f["error"] / 10)
+    )
+    ranked = rank_candidates(scores, ["previous_30_days", "steady", "spiky"])
+    order, reason = published_order(ranked, "previous_30_days", margin=0.05, errors=errors)["a"]
+    assert order == ["steady", "previous_30_days", "spiky"]
+    assert "spiky beat previous_30_days" in reason and "2 of 10" in reason and "publishing steady" in reason
+    only_steady = errors[errors["model"] != "spiky"]
+    plan = published_order(ranked[ranked["model"] != "spiky"], "previous_30_days", 0.05, errors=only_steady)
+    assert plan["a"] == (["steady", "previous_30_days"], None)
+    # a forced champion still goes first whatever its win rate
+    forced = published_order(ranked, "previous_30_days", 0.05, force="spiky", errors=errors)["a"]
+    assert forced[0][0] == "spiky" and "forced" in forced[1]
 
 
 class FailsOnFullWindow(Drift):
