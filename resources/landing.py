@@ -1,4 +1,5 @@
-"""The landing-zone resource: where raw exports arrive, in the hive-style layout of DESIGN.md."""
+"""The landing-zone resource: where raw exports arrive, in the hive-style layout the README describes
+(`<source>/date=YYYY-MM-DD/`, `<source>/month=YYYY-MM/`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The raw export formats of DESIGN.md ("Raw formats"): the one place the generator writes and ingest reads.
+"""The raw export formats (README, "Bring your own data"): the one place the generator writes and ingest reads.
 
 CSV exports are read as RFC 4180 (see revcast.ingest.core.read_records). Per column, required or optional: an
 empty required value quarantines its line with the reason `missing <column>`; an empty optional value is NULL

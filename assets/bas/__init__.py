@@ -1,4 +1,4 @@
-"""The `bas` group (see DESIGN.md): BAS report-run ingest, the organisation card, marts and the data story."""
+"""The `bas` group: BAS report-run ingest, the organisation card, marts and the data story."""
 
 import dagster as dg
 

@@ -1,4 +1,4 @@
-"""The `invoices` group (see DESIGN.md): invoice ingest, daily revenue and features, models, forecasts."""
+"""The `invoices` group: invoice ingest, daily revenue and features, models, forecasts."""
 
 import dagster as dg
 
