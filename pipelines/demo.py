@@ -205,28 +205,22 @@ def _plan_stage(instance, defs, kind, keys, landing, start, end, *, upstream_ran
 
 def print_summary() -> None:
     """Tables with row counts, quarantine counts with top reasons, and how to open the UI."""
-    from revcast.ingest.core import quarantine_summary
+    from revcast.quality import quarantine_overview, table_rows
     from revcast.warehouse import connect
 
     con = connect(settings().warehouse, read_only=True)
     try:
-        tables = con.execute(
-            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
-            "WHERE schema_name NOT IN ('main') ORDER BY schema_name, table_name"
-        ).fetchall()
-        print(f"\nWarehouse {settings().warehouse}:")
-        for schema, table, _ in tables:
-            rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
-            print(f"  {schema}.{table:<32} {rows:>12,} rows")
-        print("\nQuarantined lines (top reasons):")
-        for schema, table, _ in tables:
-            if schema != "quarantine":
-                continue
-            reasons = quarantine_summary(con, f"{schema}.{table}", top=3)
-            shown = "; ".join(f"{why[:60]} ({n})" for why, n in reasons)
-            print(f"  {table:<16} {shown or 'none'}")
+        tables = table_rows(con)
+        quarantine = quarantine_overview(con, tables)
     finally:
         con.close()
+    print(f"\nWarehouse {settings().warehouse}:")
+    for t in tables:
+        print(f"  {t['schema']}.{t['table']:<32} {t['rows']:>12,} rows")
+    print("\nQuarantined lines (top reasons):")
+    for q in quarantine:
+        shown = "; ".join(f"{r['reason'][:60]} ({r['lines']})" for r in q["top_reasons"])
+        print(f"  {q['source']:<16} {shown or 'none'}")
     from assets.revenue.assets import dashboard_path
     from revcast.revenue import exports_dir
 

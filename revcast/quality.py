@@ -5,8 +5,11 @@ Dagster-free: each function returns counts; the asset checks turn them into verd
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 
+from revcast.ingest.core import quarantine_summary
 from revcast.warehouse import column_name, table_name
 
 FORECAST_BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
@@ -25,6 +28,42 @@ def ingest_audit(
 ) -> list[tuple[str, int, int, bool]]:
     """(partition, lines read, lines quarantined, lines balance) of each audited partition of `source`."""
     return con.execute(INGEST_AUDIT_SQL, [source, keys]).fetchall()
+
+
+def table_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every warehouse table (outside `main`) with its row count: schema, table, rows."""
+    names = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal AND schema_name <> 'main' "
+        "ORDER BY schema_name, table_name"
+    ).fetchall()
+    # names come from the catalog (our DDL), quoted as identifiers
+    return [
+        {
+            "schema": schema,
+            "table": table,
+            "rows": con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0],
+        }
+        for schema, table in names
+    ]
+
+
+def quarantine_overview(
+    con: duckdb.DuckDBPyConnection, tables: list[dict[str, Any]], top: int = 3
+) -> list[dict[str, Any]]:
+    """Per quarantine table of `tables` (from `table_rows`): source, lines and its `top` reasons."""
+    out = []
+    for t in tables:
+        if t["schema"] != "quarantine":
+            continue
+        reasons = quarantine_summary(con, f"quarantine.{t['table']}", top=top) if t["rows"] else []
+        out.append(
+            {
+                "source": t["table"],
+                "lines": t["rows"],
+                "top_reasons": [{"reason": why, "lines": n} for why, n in reasons],
+            }
+        )
+    return out
 
 
 def worst_quarantined_files(

@@ -13,37 +13,8 @@ from typing import Any
 
 import duckdb
 
-from revcast.ingest.core import quarantine_summary
+from revcast.quality import quarantine_overview, table_rows
 from revcast_app.service import forecasts
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal AND schema_name <> 'main' "
-        "ORDER BY schema_name, table_name"
-    ).fetchall()
-    out = []
-    for schema, table in names:
-        # names come from the catalog (our DDL), quoted as identifiers
-        rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchall()[0][0]
-        out.append({"schema": schema, "table": table, "rows": rows})
-    return out
-
-
-def _quarantine(con: duckdb.DuckDBPyConnection, tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for t in tables:
-        if t["schema"] != "quarantine":
-            continue
-        reasons = quarantine_summary(con, f"quarantine.{t['table']}", top=3) if t["rows"] else []
-        out.append(
-            {
-                "source": t["table"],
-                "lines": t["rows"],
-                "top_reasons": [{"reason": why, "lines": n} for why, n in reasons],
-            }
-        )
-    return out
 
 
 def _champions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -78,11 +49,11 @@ def _champions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def build_report(con: duckdb.DuckDBPyConnection, warehouse: str | Path) -> dict[str, Any]:
     """Everything `revcast report` shows, as plain data (JSON-ready once dates are strings)."""
-    tables = _tables(con)
+    tables = table_rows(con)
     return {
         "warehouse": str(warehouse),
         "tables": tables,
-        "quarantine": _quarantine(con, tables),
+        "quarantine": quarantine_overview(con, tables),
         "forecasts": forecasts.latest(con),
         "champions": _champions(con),
     }

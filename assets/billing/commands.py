@@ -74,18 +74,19 @@ def command_forecasts(
     payload = {k: v for k, v in config.model_dump().items() if v is not None}
     text = json.dumps(payload)
     book = load_pricing(pricing_dir(landing))
+
+    def rejected(exc: CommandError, cmd=None) -> dg.Failure:
+        """Record the rejection in audit.commands; the failure to raise."""
+        record_command(
+            warehouse.path, source="run", payload=text, status="rejected", reason=str(exc), cmd=cmd,
+            run_id=context.run_id,
+        )  # fmt: skip
+        return dg.Failure(description=f"rejected forecast command: {exc}")
+
     try:
         cmd = parse_command(payload, book)
     except CommandError as exc:
-        record_command(
-            warehouse.path,
-            source="run",
-            payload=text,
-            status="rejected",
-            reason=str(exc),
-            run_id=context.run_id,
-        )
-        raise dg.Failure(description=f"rejected forecast command: {exc}") from exc
+        raise rejected(exc) from exc
     try:
         with warehouse.connect(read_only=True) as con:
             end = history_end(con)
@@ -95,16 +96,7 @@ def command_forecasts(
         with dask.executor() as executor:
             records = command_records(series, cmd, executor=executor)
     except CommandError as exc:
-        record_command(
-            warehouse.path,
-            source="run",
-            payload=text,
-            status="rejected",
-            reason=str(exc),
-            cmd=cmd,
-            run_id=context.run_id,
-        )
-        raise dg.Failure(description=f"rejected forecast command: {exc}") from exc
+        raise rejected(exc, cmd) from exc
     run = command_run_key(context.run_id)
     rows = records.assign(run_id=context.run_id, command=cmd.command, target=cmd.target)
     rows["ds"] = rows["ds"].dt.date
