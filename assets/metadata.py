@@ -3,7 +3,6 @@ each materialization the row count, column schema, a markdown preview and, where
 
 from __future__ import annotations
 
-import base64
 import re
 from functools import cache
 
@@ -98,7 +97,9 @@ def table_definition(table: str, *, fixed: bool = True) -> dict:
 
 def plot_metadata(png: bytes, title: str) -> dg.MarkdownMetadataValue:
     """A PNG as a markdown image (inline data URI), which the Dagster UI renders in the metadata panel."""
-    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
+    from revcast.plots import png_data_uri
+
+    return dg.MetadataValue.md(f"![{title}]({png_data_uri(png)})")
 
 
 def tournament_metadata(con: duckdb.DuckDBPyConnection, domain: str, cutoff: str, scores) -> dict:

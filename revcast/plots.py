@@ -1,8 +1,11 @@
-"""Small figures for asset metadata, as PNG bytes (matplotlib's Agg canvas, no pyplot state): forecasts with
-their 80/95% bands, and a tournament's out-of-sample MASE per model."""
+"""Figures as PNG bytes (matplotlib's Agg canvas, no pyplot state), and PNGs inlined as data URIs: the one
+rendering path of every report and metadata plot; plus the small figures of asset metadata (forecasts with
+their 80/95% bands, a tournament's out-of-sample MASE per model)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 
 import pandas as pd
@@ -10,11 +13,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure, dpi: int = 72) -> bytes:
+    """Render a figure to PNG bytes (tight bounding box)."""
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a data URI (for markdown images and HTML)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def img_tag(png: bytes, alt: str) -> str:
+    """An HTML <img> with the PNG inlined."""
+    return f'<img alt="{html.escape(alt)}" src="{png_data_uri(png)}">'
 
 
 def forecast_png(
@@ -49,7 +63,7 @@ def forecast_png(
             ax.set_title(title, fontsize=9)
             ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def tournament_png(scores: pd.DataFrame, *, title: str = "", max_series: int = 4) -> bytes:
@@ -70,7 +84,7 @@ def tournament_png(scores: pd.DataFrame, *, title: str = "", max_series: int = 4
         if i == 0:
             ax.set_title(title or "MASE by model (champion in green)", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def interval_bars_png(frame: pd.DataFrame, *, label: str, point: str, title: str = "") -> bytes:
@@ -87,4 +101,4 @@ def interval_bars_png(frame: pd.DataFrame, *, label: str, point: str, title: str
     ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)

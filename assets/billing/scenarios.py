@@ -1,11 +1,10 @@
 """pricing_scenarios: every candidate pricing model rated on a cutoff's forecast usage against production."""
 
-import base64
 from pathlib import Path
 
 import dagster as dg
 
-from assets.metadata import table_definition, table_metadata
+from assets.metadata import plot_metadata, table_definition, table_metadata
 from assets.partitions import cutoff_of, cutoff_partitions
 from resources import LandingZoneResource, WarehouseResource
 from revcast.billing import load_pricing
@@ -66,11 +65,10 @@ def pricing_scenarios(
             [scenario_run(cutoff)],
         ).df()
         metadata = table_metadata(con, SCENARIOS_TABLE, "cutoff = ?", [cutoff])
-    png = base64.b64encode(scenarios_png(summary)).decode()
     metadata |= {
         "pricing_models": list(book.models),
         "summary": dg.MetadataValue.md(summary.to_markdown(index=False, floatfmt=",.2f")),
-        "plot": dg.MetadataValue.md(f"![pricing scenarios](data:image/png;base64,{png})"),
+        "plot": plot_metadata(scenarios_png(summary), "pricing scenarios"),
         "usage_records_rated": counts.records,
         "rows_written": dg.MetadataValue.json(written),
     }

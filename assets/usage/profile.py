@@ -5,8 +5,9 @@ from pathlib import Path
 import dagster as dg
 
 from resources import WarehouseResource
+from revcast.plots import png_data_uri
 from revcast.usage import sql
-from revcast.usage.profile import build_profile, markdown_tables, png_data_uri, report_html
+from revcast.usage.profile import build_profile, markdown_tables, report_html
 
 
 def report_path(warehouse_path: str) -> Path:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from revcast.bas.outage import LODGEMENT_DEADLINES
 from revcast.bas.runs import SYSTEM_LABELS
+from revcast.plots import figure_png
 
 COLOURS = {"fullbas": "#1f77b4", "simplebas": "#ff7f0e"}
 
 
 def _png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes."""
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(fig, dpi=100)
 
 
 def hourly_runs_png(profiles: pd.DataFrame) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 
 import pandas as pd
@@ -18,17 +17,13 @@ from revcast.bas.plots import (
 from revcast.bas.profiles import profile
 from revcast.bas.runs import FULLBAS, SYSTEM_LABELS
 from revcast.bas.scope import excluded_share
+from revcast.plots import img_tag
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;line-height:1.45;color:#222}"
     "table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
     "th{background:#f3f3f3}img{max-width:100%}h2{border-bottom:1px solid #ddd;margin-top:1.6em}"
 )
-
-
-def _img(png: bytes, alt: str) -> str:
-    """An <img> with the PNG inlined."""
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
 def _table(frame: pd.DataFrame, index: bool = False) -> str:
@@ -80,8 +75,8 @@ def _interaction_section(a: BasAnalysis) -> str:
         )
     return (
         "<h2>1. How and when users run BAS</h2><p>All times are Sydney local time (daylight saving applied).</p>"
-        f"<ul>{''.join(items)}</ul>{_img(hourly_runs_png(a.profiles), 'runs by hour')}"
-        f"{_img(daily_series_png(a.daily), 'daily runs')}"
+        f"<ul>{''.join(items)}</ul>{img_tag(hourly_runs_png(a.profiles), 'runs by hour')}"
+        f"{img_tag(daily_series_png(a.daily), 'daily runs')}"
     )
 
 
@@ -120,7 +115,7 @@ def _capacity_section(a: BasAnalysis) -> str:
         parts.append(
             _table(a.periods[["system", "rank", "period_days", "relative_power", "stl_seasonal_strength"]])
         )
-    parts.append(_img(hourly_load_png(a.hour_of_day, FULLBAS), "runtime load by hour"))
+    parts.append(img_tag(hourly_load_png(a.hour_of_day, FULLBAS), "runtime load by hour"))
     parts.append(_forecast_summary(a))
     return "".join(parts)
 
@@ -142,7 +137,7 @@ def _forecast_summary(a: BasAnalysis) -> str:
         )
     parts.append("</ul>")
     for system, rows in a.forecast.groupby("system"):
-        parts.append(_img(forecast_png(a.daily, rows, CAPACITY_MEASURE[system]), f"{system} forecast"))
+        parts.append(img_tag(forecast_png(a.daily, rows, CAPACITY_MEASURE[system]), f"{system} forecast"))
     return "".join(parts)
 
 
@@ -170,7 +165,7 @@ def _outage_section(a: BasAnalysis) -> str:
             f"{best['expected_runs']:.1f} runs affected per month.</p>{_table(rows[columns])}"
         )
         grid = a.outage_grid.loc[a.outage_grid["system"].eq(system)]
-        parts.append(_img(outage_heatmap_png(grid, rows), f"{system} outage heatmap"))
+        parts.append(img_tag(outage_heatmap_png(grid, rows), f"{system} outage heatmap"))
     return "".join(parts)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from revcast.plots import figure_png, img_tag
 from revcast.subscriptions.revenue import ALL_PLATFORMS
 
 STYLE = (
@@ -20,10 +18,7 @@ STYLE = (
 
 
 def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(fig, dpi=90)
 
 
 def plan_png(plan: pd.DataFrame) -> bytes:
@@ -88,10 +83,6 @@ def installs_png(history: pd.DataFrame, forecast: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, float_format=lambda x: f"{x:,.0f}")
 
@@ -121,13 +112,13 @@ def render_plan_report(
         "<h2>Monthly plan: total revenue with bounds</h2>" + _table(wide),
         "<h2>Monthly plan: new and recurrent revenue</h2>"
         + _table(split[["month", "platform", "new", "recurrent", "total"]]),
-        "<h2>Daily plan per platform</h2>" + _img(plots["plan"], "daily plan"),
+        "<h2>Daily plan per platform</h2>" + img_tag(plots["plan"], "daily plan"),
         "<h2>Installs forecast</h2>"
         + champions.to_html(index=False, border=0, float_format=lambda x: f"{x:.3f}")
-        + _img(plots["installs"], "installs forecast"),
+        + img_tag(plots["installs"], "installs forecast"),
         "<h2>Retention curves</h2><p>Hollow markers: a renewal ratio with fewer than 30 purchases behind it, "
         "replaced by the fallback (0.8 monthly up to cycle 12, 0.9 later, 0.5 annual).</p>"
-        + _img(plots["retention"], "retention curves"),
+        + img_tag(plots["retention"], "retention curves"),
     ]
     title = f"Subscription revenue plan {plan_start} to {plan_end}"
     return (

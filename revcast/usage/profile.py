@@ -6,17 +6,16 @@ account_id, metric, ds, quantity), figures as PNG bytes on matplotlib's Agg canv
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from statsmodels.tsa.seasonal import STL
+
+from revcast.plots import figure_png, png_data_uri
 
 HEAVY_USER_SHARES = (0.01, 0.10)
 ROBUST_Z = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
@@ -196,11 +195,7 @@ def account_outliers(account_daily: pd.DataFrame, threshold: float = ROBUST_Z, t
 
 
 def _png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes."""
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(fig, dpi=80)
 
 
 def _grid(n: int, width: float = 10, height: float = 2.8) -> tuple[Figure, list]:
@@ -380,11 +375,6 @@ def markdown_tables(p: UsageProfile) -> dict[str, str]:
         "daily_outliers": _md(p.daily_outliers.head(20)),
         "account_outliers": _md(p.account_outliers),
     }
-
-
-def png_data_uri(png: bytes) -> str:
-    """A PNG as a data URI (for markdown images and HTML)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _findings(p: UsageProfile) -> list[str]:
