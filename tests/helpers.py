@@ -25,38 +25,60 @@ def table_checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str
     return f"{row[0]}:{row[1]}"
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    """Whether GET url answers 200."""
+    try:
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def background_server(
+    command: list[str], health_url: str, log: Path, *, env=None, cwd=None, timeout: float = 60
+) -> Iterator[subprocess.Popen]:
+    """Run `command` in its own process group with its output in `log`; yield once `health_url` answers 200
+    (fail with the log's tail if it exits or takes longer than `timeout` s); stop it with TERM, then KILL."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not answers(health_url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-4000:]
+                    raise RuntimeError(
+                        f"{command[0]} did not answer {health_url} in {timeout:.0f} s:\n{tail}"
+                    )
+                time.sleep(0.2)
+            yield proc
+        finally:
+            for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(proc.pid, sig)
+                    proc.wait(wait)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+
+
 @contextlib.contextmanager
 def served(warehouse: Path, prediction_log: Path) -> Iterator[str]:
     """`revcast serve` under uvicorn on a free loopback port, over this warehouse and prediction log; yields
-    the base URL once /healthz answers, and stops the server's process group on the way out."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "REVCAST_WAREHOUSE": str(warehouse), "REVCAST_PREDICTION_LOG": str(prediction_log)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "revcast_app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    the base URL once /healthz answers (the server's output goes next to the log, `serve.log`)."""
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not come up in 60 s"
-            time.sleep(0.2)
+    env = {**os.environ, "REVCAST_WAREHOUSE": str(warehouse), "REVCAST_PREDICTION_LOG": str(prediction_log)}
+    command = [sys.executable, "-m", "revcast_app.cli", "serve", "--port", str(port)]
+    with background_server(command, f"{base}/healthz", prediction_log.parent / "serve.log", env=env):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

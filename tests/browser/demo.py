@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +11,8 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+
+from tests.helpers import background_server, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START, END = date(2023, 1, 1), date(2023, 3, 31)  # short: enough weeks for the BAS capacity forecast
@@ -101,54 +99,15 @@ def build_demo(root: Path, *, dashboard: bool = False) -> tuple[Demo, dict[str, 
     return demo, results
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @contextmanager
 def webserver(demo: Demo, log: Path) -> Iterator[str]:
     """dagster-webserver over the demo's instance and warehouse on a free loopback port; yields its URL. The
     server runs in its own process group, killed (TERM, then KILL) on the way out."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "pipelines.definitions"]
-            + ["-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            env=os.environ | demo.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while not answers(f"{url}/server_info"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the webserver did not answer:\n{log.read_text(errors='replace')[-4000:]}"
-                    )
-                time.sleep(1)
-            yield url
-        finally:
-            for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(proc.pid, sig)
-                    proc.wait(wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+    command = [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "pipelines.definitions"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    with background_server(
+        command, f"{url}/server_info", log, env=os.environ | demo.env(), cwd=ROOT, timeout=180
+    ):
+        yield url

@@ -1,7 +1,6 @@
 """The revenue API: every route with FastAPI's TestClient over a prepared warehouse, and the real server."""
 
 import json
-import socket
 import subprocess
 import sys
 from datetime import date
@@ -17,7 +16,7 @@ from revcast.forecasting import SeasonalNaive
 from revcast.warehouse import connect
 from revcast_app.service.app import create_app
 from revcast_app.service.store import Settings
-from tests.helpers import served
+from tests.helpers import free_port, served
 
 TRAINED_THROUGH = date(2023, 6, 30)
 COUNTRIES = ("United Kingdom", "all")
@@ -136,15 +135,9 @@ def test_train_auth(client, monkeypatch):
     assert r.status_code == 422 and "YYYY-MM" in r.json()["detail"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_train_without_dagster_is_a_clear_502(client, monkeypatch):
     monkeypatch.setenv("REVCAST_API_TOKEN", "s3cret")
-    monkeypatch.setenv("REVCAST_DAGSTER_PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("REVCAST_DAGSTER_PORT", str(free_port()))  # nothing listens there
     r = client.post("/v1/train", headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 502 and "unreachable" in r.json()["detail"]
     launches = client.get("/v1/logs").json()["training_launches"]
