@@ -6,8 +6,7 @@ import dagster as dg
 
 from resources import WarehouseResource
 from revcast.plots import png_data_uri
-from revcast.usage import sql
-from revcast.usage.profile import build_profile, markdown_tables, report_html
+from revcast.usage.profile import build_profile, markdown_tables, read_profile_inputs, report_html
 
 
 def report_path(warehouse_path: str) -> Path:
@@ -34,11 +33,11 @@ def report_path(warehouse_path: str) -> Path:
 def usage_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Usage EDA over the whole history: plots and tables in the metadata, one HTML page in warehouse/reports/."""
     with warehouse.connect(read_only=True) as con:
-        totals = con.execute(sql.DAILY_TOTALS).df()
-        accounts = con.execute(sql.ACCOUNT_DAILY).df()
+        inputs = read_profile_inputs(con)
+    totals = inputs.totals
     if totals.empty:
         raise dg.Failure("features.usage_daily_totals is empty: materialize usage_daily_totals first")
-    profile = build_profile(totals, accounts)
+    profile = build_profile(inputs)
     path = report_path(warehouse.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report_html(profile))
@@ -62,7 +61,7 @@ def usage_profile(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     metadata |= {
         "report": dg.MetadataValue.path(str(path)),
         "days": int(totals["ds"].nunique()),
-        "accounts": int(accounts["account_id"].nunique()),
+        "accounts": int(inputs.account_totals["account_id"].nunique()),
         **{
             f"{row.metric}_top_{p}pct_share": float(getattr(row, f"top_{p}pct_share"))
             for row in heavy.itertuples(index=False)

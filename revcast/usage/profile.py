@@ -1,7 +1,9 @@
 """The usage EDA profile: statistics, distributions, correlation, seasonality (STL), heavy users and outliers.
 
-Pure functions over two long frames (daily totals: metric, ds, quantity, active_accounts; per account:
-account_id, metric, ds, quantity), figures as PNG bytes on matplotlib's Agg canvas, and one HTML page.
+Pure functions over the daily totals (metric, ds, quantity, active_accounts) and three per-account
+aggregates that DuckDB computes over every account-day of the history (`read_profile_inputs`: totals per
+account, accounts with outlying days, a histogram of account-day quantities), so the account-days never
+leave the warehouse; figures as PNG bytes on matplotlib's Agg canvas, and one HTML page.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from matplotlib.figure import Figure
 from statsmodels.tsa.seasonal import STL
 
 from revcast.plots import figure_png, png_data_uri
+from revcast.usage import sql
 
 HEAVY_USER_SHARES = (0.01, 0.10)
 ROBUST_Z = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
+HISTOGRAM_BINS = 50
+TOP_OUTLIER_ACCOUNTS = 10
 MIN_RELATIVE = 0.10  # a daily outlier also deviates by at least 10% of the trend level
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 STYLE = (
@@ -119,17 +124,37 @@ def month_seasonality(totals: pd.DataFrame) -> pd.DataFrame:
     return ratio.groupby(["metric", "month"]).mean().reset_index()
 
 
-def account_totals(account_daily: pd.DataFrame) -> pd.DataFrame:
-    """Usage per metric and account over the whole window, heaviest first."""
-    out = account_daily.groupby(["metric", "account_id"], as_index=False)["quantity"].sum()
-    return out.sort_values(["metric", "quantity"], ascending=[True, False], kind="stable").reset_index(
-        drop=True
+@dataclass
+class ProfileInputs:
+    """What the profile reads from the warehouse: daily totals and the per-account aggregates."""
+
+    totals: pd.DataFrame  # metric, ds, quantity, active_accounts
+    account_totals: pd.DataFrame  # metric, account_id, quantity (whole history)
+    account_outliers: pd.DataFrame  # metric, account_id, outlier_days, max_abs_z
+    account_day_histogram: pd.DataFrame  # metric, lo, hi, bin, account_days
+
+
+def read_profile_inputs(
+    con, threshold: float = ROBUST_Z, top: int = TOP_OUTLIER_ACCOUNTS, bins: int = HISTOGRAM_BINS
+) -> ProfileInputs:
+    """Daily totals and the per-account aggregates over the whole history, computed inside DuckDB."""
+    return ProfileInputs(
+        totals=con.execute(sql.DAILY_TOTALS).df(),
+        account_totals=con.execute(sql.ACCOUNT_TOTALS).df(),
+        account_outliers=con.execute(sql.ACCOUNT_OUTLIERS, {"threshold": threshold, "top": top}).df(),
+        account_day_histogram=con.execute(sql.ACCOUNT_DAY_HISTOGRAM, {"bins": bins}).df(),
     )
 
 
-def heavy_users(account_daily: pd.DataFrame, shares: tuple[float, ...] = HEAVY_USER_SHARES) -> pd.DataFrame:
+def _heaviest_first(account_totals: pd.DataFrame) -> pd.DataFrame:
+    return account_totals.sort_values(
+        ["metric", "quantity", "account_id"], ascending=[True, False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def heavy_users(account_totals: pd.DataFrame, shares: tuple[float, ...] = HEAVY_USER_SHARES) -> pd.DataFrame:
     """Per metric: share of usage from the top p of accounts (top ceil(p * accounts), at least one)."""
-    totals = account_totals(account_daily)
+    totals = _heaviest_first(account_totals)
     rank = totals.groupby("metric").cumcount() + 1
     n = totals.groupby("metric")["account_id"].transform("size")
     out = pd.DataFrame({"accounts": totals.groupby("metric").size()})
@@ -141,9 +166,9 @@ def heavy_users(account_daily: pd.DataFrame, shares: tuple[float, ...] = HEAVY_U
     return out.reset_index()
 
 
-def pareto_curve(account_daily: pd.DataFrame) -> pd.DataFrame:
+def pareto_curve(account_totals: pd.DataFrame) -> pd.DataFrame:
     """Cumulative share of usage against cumulative share of accounts (heaviest first), per metric."""
-    totals = account_totals(account_daily)
+    totals = _heaviest_first(account_totals)
     g = totals.groupby("metric")
     grand = g["quantity"].transform("sum").replace(0, np.nan)
     return pd.DataFrame(
@@ -178,19 +203,6 @@ def daily_outliers(
     return out[["metric", "ds", "observed", "trend", "seasonal", "resid", "robust_z"]].reset_index(drop=True)
 
 
-def account_outliers(account_daily: pd.DataFrame, threshold: float = ROBUST_Z, top: int = 10) -> pd.DataFrame:
-    """Accounts with the most outlying days (|robust z| against their own median and MAD), per metric."""
-    z = robust_z(account_daily["quantity"], [account_daily["metric"], account_daily["account_id"]])
-    flagged = account_daily.assign(robust_z=z)[z.abs() > threshold]
-    out = flagged.groupby(["metric", "account_id"]).agg(
-        outlier_days=("ds", "size"), max_abs_z=("robust_z", lambda s: s.abs().max())
-    )
-    out = out.reset_index().sort_values(
-        ["metric", "outlier_days", "max_abs_z"], ascending=[True, False, False]
-    )
-    return out.groupby("metric").head(top).reset_index(drop=True)
-
-
 # ---------------------------------------------------------------- figures
 
 
@@ -215,8 +227,8 @@ def series_png(totals: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def distribution_png(totals: pd.DataFrame, account_daily: pd.DataFrame) -> bytes:
-    """Histograms of daily totals and of account-day quantities (log scale), per metric."""
+def distribution_png(totals: pd.DataFrame, histogram: pd.DataFrame) -> bytes:
+    """Histograms of daily totals and of account-day quantities (log scale, binned in DuckDB), per metric."""
     metrics = sorted(totals["metric"].unique())
     fig = Figure(figsize=(10, 2.8 * max(len(metrics), 1)))
     for i, metric in enumerate(metrics):
@@ -224,10 +236,15 @@ def distribution_png(totals: pd.DataFrame, account_daily: pd.DataFrame) -> bytes
         ax.hist(totals.loc[totals["metric"] == metric, "quantity"], bins=50, color="#1f77b4")
         ax.set(title=f"{metric}: daily totals", xlabel=metric, ylabel="days")
         ax = fig.add_subplot(len(metrics), 2, 2 * i + 2)
-        q = account_daily.loc[
-            (account_daily["metric"] == metric) & (account_daily["quantity"] > 0), "quantity"
-        ]
-        ax.hist(np.log10(q), bins=50, color="#ff7f0e")
+        bins = histogram[histogram["metric"] == metric]
+        if len(bins):
+            lo, hi = float(bins["lo"].iloc[0]), float(bins["hi"].iloc[0])
+            counts = np.zeros(HISTOGRAM_BINS)
+            counts[bins["bin"].to_numpy()] = bins["account_days"].to_numpy()
+            span = hi - lo if hi > lo else 1.0
+            ax.stairs(
+                counts, lo + span * np.arange(HISTOGRAM_BINS + 1) / HISTOGRAM_BINS, fill=True, color="#ff7f0e"
+            )
         ax.set(title=f"{metric}: account-days (log10, > 0)", xlabel=f"log10 {metric}", ylabel="account-days")
     fig.tight_layout()
     return _png(fig)
@@ -331,24 +348,24 @@ class UsageProfile:
     figures: dict[str, bytes] = field(default_factory=dict)
 
 
-def build_profile(totals: pd.DataFrame, account_daily: pd.DataFrame) -> UsageProfile:
-    """Compute the whole profile from daily totals and per-account daily usage."""
-    totals = totals.sort_values(["metric", "ds"]).reset_index(drop=True)
+def build_profile(inputs: ProfileInputs) -> UsageProfile:
+    """Compute the whole profile from the daily totals and the per-account aggregates."""
+    totals = inputs.totals.sort_values(["metric", "ds"]).reset_index(drop=True)
     stl = stl_decomposition(totals)
     weekday, month = weekday_seasonality(stl), month_seasonality(totals)
-    pareto, outliers = pareto_curve(account_daily), daily_outliers(stl)
+    pareto, outliers = pareto_curve(inputs.account_totals), daily_outliers(stl)
     return UsageProfile(
         summary=summary_statistics(totals),
         correlation=metric_correlation(totals),
         weekday=weekday,
         month=month,
-        heavy=heavy_users(account_daily),
+        heavy=heavy_users(inputs.account_totals),
         pareto=pareto,
         daily_outliers=outliers,
-        account_outliers=account_outliers(account_daily),
+        account_outliers=inputs.account_outliers,
         figures={
             "daily_totals": series_png(totals),
-            "distributions": distribution_png(totals, account_daily),
+            "distributions": distribution_png(totals, inputs.account_day_histogram),
             "correlation": correlation_png(totals),
             "stl": stl_png(stl),
             "seasonality": seasonality_png(weekday, month),

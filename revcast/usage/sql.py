@@ -19,7 +19,37 @@ SELECT * EXCLUDE (scored_at) FROM marts.usage_forecast_accuracy ORDER BY cutoff,
 
 # the EDA report's inputs
 DAILY_TOTALS = "SELECT metric, ds, quantity, active_accounts FROM features.usage_daily_totals"
-ACCOUNT_DAILY = "SELECT account_id, metric, ds, quantity FROM features.usage_account_daily"
+# per metric and account, heaviest first (ties by account id)
+ACCOUNT_TOTALS = """
+SELECT metric, account_id, sum(quantity) AS quantity FROM features.usage_account_daily
+GROUP BY ALL ORDER BY metric, quantity DESC, account_id
+"""
+
+# per metric, the accounts with the most days whose modified z-score 0.6745 (x - median) / MAD against the
+# account's own median and MAD exceeds $threshold (accounts with MAD 0 have no z), at most $top per metric
+ACCOUNT_OUTLIERS = """
+WITH med AS (SELECT metric, account_id, median(quantity) AS med FROM features.usage_account_daily GROUP BY ALL),
+dev AS (SELECT a.metric, a.account_id, abs(a.quantity - med.med) AS dev
+        FROM features.usage_account_daily a JOIN med USING (metric, account_id)),
+mad AS (SELECT metric, account_id, median(dev) AS mad FROM dev GROUP BY ALL HAVING median(dev) > 0),
+flagged AS (SELECT metric, account_id, count(*) AS outlier_days, max(0.6745 * dev / mad) AS max_abs_z
+            FROM dev JOIN mad USING (metric, account_id)
+            WHERE 0.6745 * dev / mad > $threshold GROUP BY ALL)
+SELECT * FROM flagged
+QUALIFY row_number() OVER (PARTITION BY metric ORDER BY outlier_days DESC, max_abs_z DESC, account_id) <= $top
+ORDER BY metric, outlier_days DESC, max_abs_z DESC, account_id
+"""
+
+# per metric, a histogram of log10 of the positive account-day quantities: $bins equal-width bins between
+# the smallest and largest value (the last bin closed, as numpy.histogram does); lo and hi are the range
+ACCOUNT_DAY_HISTOGRAM = """
+WITH l AS (SELECT metric, log10(quantity) AS x FROM features.usage_account_daily WHERE quantity > 0),
+r AS (SELECT metric, min(x) AS lo, max(x) AS hi FROM l GROUP BY metric)
+SELECT metric, lo, hi,
+       coalesce(least(CAST(floor((x - lo) / nullif(hi - lo, 0) * $bins) AS INTEGER), $bins - 1), 0) AS bin,
+       count(*) AS account_days
+FROM l JOIN r USING (metric) GROUP BY ALL ORDER BY metric, bin
+"""
 
 # usage_daily_totals' check: per metric, clean.usage vs the window's totals and per-account rows (params: start, end)
 TOTALS_VS_CLEAN = """
