@@ -10,6 +10,12 @@ finite and conservative). Decisions (3 folds are few):
   time never gets a relatively narrower interval than a shorter one because of fold noise;
 - a (series, model, bucket) with fewer than `min_n` scores uses the scores of that model pooled over every
   series of the frame (the score is scale-free), flagged `pooled`;
+- with `pool_floor` (the default) a series' own factor is never below that pooled factor: with a dozen scores
+  the 95% rank is past n and the own factor is just the largest score seen, while the pooled one has seen the
+  shocks of every series. On the invoice tournament's 30-day sums of the hard generated data (12 monthly
+  origins), calibrating each fold on the folds before it covered 0.73 / 0.84 (80 / 95%) with the own factor
+  and 0.74 / 0.91 with the pooled floor; the published forecasts' realized coverage rose from 0.70 / 0.77 to
+  0.75 / 0.82;
 - factors are clipped to [floor, CAP]. The default floor is 1.0 (widen only): on the demo data every factor
   below 1 learned from two folds lost held-out coverage well below nominal (a 0.5 floor took seasonal naive
   on api_calls from 0.94 to 0.77 at 80%, SARIMAX from 0.79 to 0.67): 3 folds, each one regime, cannot show
@@ -66,6 +72,7 @@ def fit_calibration(
     min_n: int = 10,
     floor: float = FLOOR,
     cap: float = CAP,
+    pool_floor: bool = True,
 ) -> pd.DataFrame:
     """Factors per (unique_id, model, level, horizon bucket) from a backtest frame with columns
     unique_id, model, horizon, y, yhat, lo_80, hi_80, lo_95, hi_95 (NaN actuals ignored)."""
@@ -84,7 +91,10 @@ def fit_calibration(
         }
         for (uid, m, b), g in scored.groupby(["unique_id", "model", "bucket"], sort=True):
             own = len(g) >= min_n
-            q = conformal_quantile(g["s"].to_numpy(), level) if own else pooled[(m, b)]
+            q = pooled[(m, b)]
+            if own:
+                own_q = conformal_quantile(g["s"].to_numpy(), level)
+                q = max(own_q, q) if pool_floor else own_q
             rows.append((uid, m, level, *edges[b], q, len(g), not own))
     out = pd.DataFrame(rows, columns=FACTOR_COLUMNS)
     out["factor"] = out["factor"].fillna(1.0).clip(lower=floor, upper=cap)

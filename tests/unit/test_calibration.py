@@ -172,3 +172,19 @@ def test_usage_forecasts_publish_calibrated_widths(usage_model_resources) -> Non
         np.testing.assert_allclose(
             (pub["hi_80"] - pub["yhat"]).to_numpy()[keep], (width * expected)[keep], rtol=1e-9
         )
+
+
+def test_pooled_factor_is_a_floor_for_a_series_own_factor() -> None:
+    calm = synthetic_backtest(1.0, 1.0, folds=12, h=1, seed=5).assign(unique_id="calm")
+    shocked = [
+        synthetic_backtest(4.0, 1.0, folds=12, h=1, seed=i).assign(unique_id=f"s{i}") for i in range(4)
+    ]
+    bt = pd.concat([calm, *shocked], ignore_index=True)
+    own = fit_calibration(bt, pool_floor=False).set_index(["unique_id", "level"])["factor"]
+    floored = fit_calibration(bt).set_index(["unique_id", "level"])["factor"]
+    pooled = fit_calibration(bt, min_n=100).set_index(["unique_id", "level"])["factor"]  # every series pooled
+    for lv in (80, 95):
+        assert own[("calm", lv)] < pooled[("calm", lv)]  # its own dozen scores saw no shock
+        assert floored[("calm", lv)] == pooled[("calm", lv)]
+        for i in range(4):  # a series whose own factor is above the pooled one keeps it
+            assert floored[(f"s{i}", lv)] == max(own[(f"s{i}", lv)], pooled[(f"s{i}", lv)])
