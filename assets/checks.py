@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from expectations import validate_rows
+from expectations import validate_frame, validation_frame
 from revcast.anomalies import find_anomalies, record_anomalies
 from revcast.quality import FORECAST_BOUNDS as FORECAST_BOUNDS  # the bound columns every forecast table has
 from revcast.quality import forecast_bound_violations, ingest_audit, worst_quarantined_files
@@ -26,9 +26,9 @@ def expectations_check(
     where: str,
     params: list,
 ) -> dg.AssetCheckResult:
-    """Run a GE suite over the rows of `table` in the run's partition window, as SQL inside DuckDB (`con`
-    must be read-write: the rows are copied into a scratch table for the run)."""
-    outcome = validate_rows(con, suite, table, where, params)
+    """Run a GE suite over the rows of `table` in the run's partition window."""
+    frame = validation_frame(con.sql(f"SELECT * FROM {table} WHERE {where}", params=params).to_arrow_table())
+    outcome = validate_frame(suite, frame)
     failed = outcome.failures()
     return dg.AssetCheckResult(
         asset_key=asset,
