@@ -130,8 +130,9 @@ def validate_frame(suite_name: str, frame: pd.DataFrame) -> SuiteOutcome:
             detail = f"observed {info['observed_value']}"
         elif info.get("partial_unexpected_list"):
             detail = "e.g. " + ", ".join(map(str, info["partial_unexpected_list"][:3]))
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            detail = f"error: {r.exception_info.get('exception_message')}"
+        error = _error_message(r.exception_info or {})
+        if error:
+            detail = f"error: {error}"
         outcomes.append(
             ExpectationOutcome(
                 expectation=r.expectation_config.type,
@@ -142,3 +143,11 @@ def validate_frame(suite_name: str, frame: pd.DataFrame) -> SuiteOutcome:
             )
         )
     return SuiteOutcome(suite=suite_name, success=bool(result.success), rows=len(frame), outcomes=outcomes)
+
+
+def _error_message(exception_info: dict) -> str | None:
+    """The first error GE caught: its info is flat, or keyed by metric when a metric's computation failed."""
+    for info in [exception_info, *exception_info.values()]:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message")).splitlines()[0]
+    return None
