@@ -221,6 +221,21 @@ def _share(shares: pd.DataFrame | None, uid: str, model: str) -> tuple[float, in
     return float(r["share"]), int(r["wins"]), int(r["folds"])
 
 
+def negative_forecasts(fitted: Mapping[tuple[str, str], Forecaster], h: int) -> dict[tuple[str, str], str]:
+    """Per (series, model) whose forecast of the next h days sums below zero: why it is implausible for a
+    non-negative target. A model fitted on a batch of series forecasts once for all of them."""
+    totals: dict[int, pd.Series] = {}
+    out = {}
+    for (uid, name), model in fitted.items():
+        if id(model) not in totals:
+            fc = model.predict(h)
+            totals[id(model)] = fc.groupby(fc["unique_id"].astype(str))["yhat"].sum()
+        total = float(totals[id(model)].get(uid, 0.0))
+        if total < 0:
+            out[(uid, name)] = f"implausible forecast: the next {h} days sum to {total:,.2f} < 0"
+    return out
+
+
 def _order(models: Sequence[str]) -> list[str]:
     return [m for m in SIMPLEST_FIRST if m in models] + [m for m in models if m not in SIMPLEST_FIRST]
 
@@ -243,6 +258,7 @@ def run_domain_tournament(
     scorer: Scorer | None = None,
     calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
+    non_negative: bool = True,
     run_id: str | None = None,
     executor: Executor | None = None,
 ) -> DomainTournament:
@@ -252,6 +268,8 @@ def run_domain_tournament(
     `scorer` turns backtests into scores (default: daily MASE against seasonal naive's in-sample error);
     intervals are calibrated on `calibration_frame(backtests)` (default the daily backtests), and the same rows
     give the per-fold errors of the win-rate rule (`min_win_share`, see `published_order`).
+    With `non_negative` (usage, revenue and installs cannot be negative), a model whose full-window forecast
+    of the next `h` days sums below zero is implausible and hands over to the next in order, like a failed fit.
     """
     data = validate_series(df)
     members = [m for m in combine if m in models]
@@ -298,6 +316,9 @@ def run_domain_tournament(
     while pending:
         pairs = {(uid, order[0]) for uid, order in pending.items()}
         got, failed = full.fit(data[data["unique_id"].isin(list(pending))], pairs)
+        if non_negative:
+            failed |= negative_forecasts(got, h)
+            got = {pair: model for pair, model in got.items() if pair not in failed}
         for (uid, name), model in got.items():
             fitted[uid] = (name, model)
             pending.pop(uid, None)

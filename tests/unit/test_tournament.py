@@ -157,6 +157,20 @@ def test_champion_that_fails_on_the_full_window_hands_over_to_the_next_best(tmp_
     assert res.registry["model"].tolist() == ["seasonal_naive"]
 
 
+def test_a_negative_forecast_of_a_non_negative_target_hands_over_to_the_next_best(tmp_path) -> None:
+    y = 402.0 - 1.0 * np.arange(400)  # a line falling to 3: drift is exact on every fold, then goes below 0
+    models = {"seasonal_naive": SeasonalNaive, "drift": Drift}
+    run = dict(h=14, artifact_dir=default_artifact_dir(tmp_path))
+    res = run_domain_tournament("toy", "2023-02", frame("falling", y), models, **run)
+    scores = res.scores.set_index("model")
+    assert scores.loc["drift", "mase"] < scores.loc["seasonal_naive", "mase"]
+    champ = res.champions.iloc[0]
+    assert champ["model"] == "seasonal_naive"
+    assert "drift: full window: implausible forecast: the next 14 days sum to -" in champ["fallback_reason"]
+    allowed = run_domain_tournament("toy", "2023-02", frame("falling", y), models, non_negative=False, **run)
+    assert allowed.champions.iloc[0]["model"] == "drift"
+
+
 def test_tournament_rows_combination_and_idempotent_write(tmp_path) -> None:
     rng = np.random.default_rng(0)
     sparse = np.where(rng.random(400) < 0.9, 0.0, 50.0)
