@@ -74,7 +74,7 @@ SIMPLEST_FIRST = (
     COMBINATION,
 )
 DEFAULT_MARGIN = 0.05
-DEFAULT_MIN_WIN_SHARE = 0.6  # a challenger must also have the lower error on this share of the backtest folds
+DEFAULT_MIN_WIN_SHARE = 0.5  # a challenger must also have the lower error on this share of the backtest folds
 BACKTEST_TABLE, SCORES_TABLE, REGISTRY_TABLE = "models.backtests", "models.scores", "models.registry"
 
 

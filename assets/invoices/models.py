@@ -50,7 +50,7 @@ class InvoiceModelsConfig(dg.Config):
     n_windows: int = 12  # one rolling origin per month over the last year
     fold_step: int = 30
     margin: float = 0.05  # a challenger must beat previous_30_days' MASE by this share to be published
-    min_win_share: float = 0.6  # ... and have the lower 30-day error on at least this share of the folds
+    min_win_share: float = 0.5  # ... and have the lower 30-day error on at least this share of the folds
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
     models: list[str] | None = None
