@@ -134,15 +134,13 @@ class ProfileInputs:
     account_day_histogram: pd.DataFrame  # metric, lo, hi, bin, account_days
 
 
-def read_profile_inputs(
-    con, threshold: float = ROBUST_Z, top: int = TOP_OUTLIER_ACCOUNTS, bins: int = HISTOGRAM_BINS
-) -> ProfileInputs:
+def read_profile_inputs(con, threshold: float = ROBUST_Z, top: int = TOP_OUTLIER_ACCOUNTS) -> ProfileInputs:
     """Daily totals and the per-account aggregates over the whole history, computed inside DuckDB."""
     return ProfileInputs(
         totals=con.execute(sql.DAILY_TOTALS).df(),
         account_totals=con.execute(sql.ACCOUNT_TOTALS).df(),
         account_outliers=con.execute(sql.ACCOUNT_OUTLIERS, {"threshold": threshold, "top": top}).df(),
-        account_day_histogram=con.execute(sql.ACCOUNT_DAY_HISTOGRAM, {"bins": bins}).df(),
+        account_day_histogram=con.execute(sql.ACCOUNT_DAY_HISTOGRAM, {"bins": HISTOGRAM_BINS}).df(),
     )
 
 
@@ -180,12 +178,8 @@ def pareto_curve(account_totals: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def robust_z(values: pd.Series, by: pd.Series | list | None = None) -> pd.Series:
+def robust_z(values: pd.Series, by: pd.Series) -> pd.Series:
     """Modified z-score 0.6745 (x - median) / MAD, per group; NaN where the MAD is 0."""
-    if by is None:
-        median = values.median()
-        mad = (values - median).abs().median()
-        return 0.6745 * (values - median) / (mad if mad > 0 else np.nan)
     median = values.groupby(by).transform("median")
     mad = (values - median).abs().groupby(by).transform("median")
     return 0.6745 * (values - median) / mad.where(mad > 0)

@@ -19,10 +19,9 @@ SELECT * EXCLUDE (scored_at) FROM marts.usage_forecast_accuracy ORDER BY cutoff,
 
 # the EDA report's inputs
 DAILY_TOTALS = "SELECT metric, ds, quantity, active_accounts FROM features.usage_daily_totals"
-# per metric and account, heaviest first (ties by account id)
+# per metric and account over the whole history
 ACCOUNT_TOTALS = """
-SELECT metric, account_id, sum(quantity) AS quantity FROM features.usage_account_daily
-GROUP BY ALL ORDER BY metric, quantity DESC, account_id
+SELECT metric, account_id, sum(quantity) AS quantity FROM features.usage_account_daily GROUP BY ALL
 """
 
 # per metric, the accounts with the most days whose modified z-score 0.6745 (x - median) / MAD against the
