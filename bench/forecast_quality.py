@@ -240,14 +240,8 @@ def report(out: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    args = parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp(prefix=f"revcast_quality_{args.profile}_"))
-    # partitions are defined at import time from these
-    os.environ["REVCAST_START_DATE"], os.environ["REVCAST_END_DATE"] = args.start, args.end
-    import warnings
-
-    warnings.filterwarnings("ignore")
+def load_invoices(args, work: Path, usage: bool = False) -> dict:
+    """Generate the landing zone into `work` and load invoices through the assets (once); the resources."""
     import dagster as dg
 
     from assets.invoices import invoice_daily_revenue, invoice_features, invoice_records
@@ -255,7 +249,7 @@ def main() -> None:
     from revcast.generate import generate_landing
 
     landing, db = work / "landing", work / "revcast.duckdb"
-    domains = ["invoices", "pricing"] + (["usage"] if args.usage else [])
+    domains = ["invoices", "pricing"] + (["usage"] if usage else [])
     t0 = time.perf_counter()
     if not (landing / "_manifest.json").exists():
         generate_landing(
@@ -276,6 +270,20 @@ def main() -> None:
         materialize_whole_range(dg, [invoice_records], resources)
         materialize_whole_range(dg, [invoice_daily_revenue, invoice_features], resources)
     print(f"data ready in {time.perf_counter() - t0:.1f} s under {work}", flush=True)
+    return resources
+
+
+def main() -> None:
+    args = parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix=f"revcast_quality_{args.profile}_"))
+    # partitions are defined at import time from these
+    os.environ["REVCAST_START_DATE"], os.environ["REVCAST_END_DATE"] = args.start, args.end
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+
+    resources = load_invoices(args, work, usage=args.usage)
 
     def con_factory():
         return resources["warehouse"].connect(read_only=True)

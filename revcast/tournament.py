@@ -7,6 +7,11 @@
    most (1 - margin) x the baseline's, out of sample, and its error is lower than the baseline's on at least
    `min_win_share` of the backtest folds (one lucky fold cannot carry a mean); a forced champion (to show the
    gate failing) goes first.
+   With `top_k`, the mean of each series' k best single candidates (`top_mean`, the baseline among them
+   when it ranks) is published first. Its backtest picks the k best on the folds that had ended by each
+   fold's cutoff (`rolling_top_mean`), so the selection never sees the fold it is scored on; with
+   `top_mean_margin` it is published only where that backtest beats the baseline's by the margin. Measured
+   on generated revenue (docs/forecasting.md): every margin tried made the published forecasts worse.
 4. One fallback path: the first model of that order that fits on the full window is the champion; every
    one that failed before it is named in `fallback_reason`.
 Artifacts are saved with `Forecaster.save`; interval calibration factors (split-conformal on the backtests)
@@ -28,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from revcast.forecasting.aggregate import Combination, combine_backtests, member_spec
-from revcast.forecasting.base import Forecaster, load_forecaster, validate_series
+from revcast.forecasting.base import Forecaster, bound_columns, load_forecaster, validate_series
 from revcast.forecasting.calibration import (
     apply_calibration,
     factors_from_parameters,
@@ -55,6 +60,7 @@ METRICS = (
 )
 BASELINE = "seasonal_naive"
 COMBINATION = "combination"
+TOP_MEAN = "top_mean"  # the mean of a series' k best single candidates
 # simpler first: ties in MASE go to the model earlier in this list (unlisted models after, in given order)
 SIMPLEST_FIRST = (
     "naive",
@@ -72,6 +78,7 @@ SIMPLEST_FIRST = (
     "auto_arima",
     "mstl",
     COMBINATION,
+    TOP_MEAN,
 )
 DEFAULT_MARGIN = 0.05
 DEFAULT_MIN_WIN_SHARE = 0.5  # a challenger must also have the lower error on this share of the backtest folds
@@ -159,6 +166,72 @@ def win_shares(errors: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return out
 
 
+def fold_scores(scorer: Scorer, bt: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Per (unique_id, model, fold): the scorer's metrics on that fold alone, in one scorer call."""
+    keyed = bt.assign(model=bt["model"].astype(str) + "\x1f" + bt["fold"].astype(str))
+    out = scorer(keyed, df)
+    if out.empty:
+        return out.assign(fold=pd.Series(dtype=int))
+    parts = out["model"].str.split("\x1f", n=1, expand=True)
+    return out.assign(model=parts[0], fold=parts[1].astype(int))
+
+
+def rolling_top_mean(
+    bt: pd.DataFrame,
+    per_fold: pd.DataFrame,
+    order: Sequence[str],
+    k: int,
+    h: int,
+    min_folds: int = 3,
+    name: str = TOP_MEAN,
+) -> pd.DataFrame:
+    """Out-of-sample backtest rows of publishing the mean of the k best candidates: on each fold, the mean of
+    the k lowest mean MASEs over the folds whose h days had ended by its cutoff (at least `min_folds` of them,
+    a candidate only if it has all of them); `per_fold` from `fold_scores`."""
+    cuts = bt.groupby(["unique_id", "fold"], sort=True)["cutoff"].first()
+    chosen = []
+    for (uid, fold), cut in cuts.items():
+        folds = cuts.loc[uid]
+        prior = folds.index[folds + pd.Timedelta(days=h) <= cut]
+        if len(prior) < min_folds:
+            continue
+        hist = per_fold[(per_fold["unique_id"] == uid) & per_fold["fold"].isin(prior)]
+        full = hist.groupby("model")["fold"].transform("nunique") == len(prior)
+        means = hist[full].groupby("model", as_index=False)["mase"].mean().dropna(subset=["mase"])
+        members = rank_candidates(means.assign(unique_id=uid), order)["model"].head(k).tolist()
+        if len(members) == k:
+            chosen += [(uid, fold, m) for m in members]
+    if not chosen:
+        return bt.iloc[:0]
+    picked = bt.merge(
+        pd.DataFrame(chosen, columns=["unique_id", "fold", "model"]), on=["unique_id", "fold", "model"]
+    )
+    keys = [c for c in ("unique_id", "fold", "cutoff", "ds", "horizon", "y", "scale") if c in bt]
+    g = picked.groupby(keys, sort=True, dropna=False)
+    out = g[["yhat", *bound_columns()]].mean()[g["model"].nunique() == k].reset_index()
+    return out.assign(model=name)[[c for c in bt.columns if c in out.columns or c == "model"]]
+
+
+def top_members(ranked: pd.DataFrame, k: int) -> dict[str, list[str]]:
+    """Per series: its k best single candidates by MASE over every fold (fewer than k: none)."""
+    singles = ranked[~ranked["model"].isin([COMBINATION, TOP_MEAN]) & ranked["mase"].notna()]
+    top = singles.groupby("unique_id", sort=True)["model"].agg(lambda m: list(m)[:k])
+    return {str(u): m for u, m in top.items() if len(m) == k}
+
+
+def top_mean_gate(
+    per_fold: pd.DataFrame, baseline: str, margin: float
+) -> dict[str, tuple[float, float, int]]:
+    """Per series: (top_mean MASE, the baseline's MASE on the same folds, folds) for the publishing rule."""
+    top = per_fold.loc[per_fold["model"] == TOP_MEAN, ["unique_id", "fold", "mase"]]
+    base = per_fold.loc[per_fold["model"] == baseline, ["unique_id", "fold", "mase"]]
+    both = top.merge(base, on=["unique_id", "fold"], suffixes=("", "_base")).dropna()
+    g = both.groupby("unique_id", sort=True).agg(
+        mase=("mase", "mean"), base=("mase_base", "mean"), folds=("fold", "size")
+    )
+    return {str(u): (float(r.mase), float(r.base), int(r.folds)) for u, r in g.iterrows()}
+
+
 def published_order(
     ranked: pd.DataFrame,
     baseline: str,
@@ -236,6 +309,16 @@ def negative_forecasts(fitted: Mapping[tuple[str, str], Forecaster], h: int) -> 
     return out
 
 
+def _fit_top_mean(
+    models: Mapping[str, ModelFactory], series: pd.DataFrame, uid: str, members: Sequence[str]
+) -> tuple[Forecaster | None, str]:
+    """The fitted mean of one series' members on its full window, or None and why a member failed."""
+    got, failed = ForecastEngine({m: models[m] for m in members if m in models}).fit(series)
+    if failed or len(got) != len(members):
+        return None, "; ".join(f"member {m}: {r}" for (_, m), r in failed.items()) or "a member is unknown"
+    return Combination.of({m: got[(uid, m)] for m in members}, name=TOP_MEAN), ""
+
+
 def _order(models: Sequence[str]) -> list[str]:
     return [m for m in SIMPLEST_FIRST if m in models] + [m for m in models if m not in SIMPLEST_FIRST]
 
@@ -255,6 +338,8 @@ def run_domain_tournament(
     combine: Sequence[str] = (),
     margin: float = DEFAULT_MARGIN,
     min_win_share: float = DEFAULT_MIN_WIN_SHARE,
+    top_k: int = 0,
+    top_mean_margin: float | None = None,
     scorer: Scorer | None = None,
     calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
@@ -268,6 +353,8 @@ def run_domain_tournament(
     `scorer` turns backtests into scores (default: daily MASE against seasonal naive's in-sample error);
     intervals are calibrated on `calibration_frame(backtests)` (default the daily backtests), and the same rows
     give the per-fold errors of the win-rate rule (`min_win_share`, see `published_order`).
+    `top_k` >= 2 adds `top_mean`, published first wherever it has a backtest or, with `top_mean_margin`, only
+    where that backtest beats the baseline's on the same folds by that margin (module docstring).
     With `non_negative` (usage, revenue and installs cannot be negative), a model whose full-window forecast
     of the next `h` days sums below zero is implausible and hands over to the next in order, like a failed fit.
     """
@@ -287,9 +374,16 @@ def run_domain_tournament(
         bt = pd.concat([bt, combo], ignore_index=True) if len(combo) else bt
         for uid in set(data["unique_id"]) - set(combo["unique_id"]):
             failures[(uid, COMBINATION)] = f"a member of {'+'.join(members)} has no backtest"
-    scores = (
-        (scorer or functools.partial(score_backtest, season=season))(bt, data) if len(bt) else pd.DataFrame()
-    )
+    score = scorer or functools.partial(score_backtest, season=season)
+    gate: dict[str, tuple[float, float, int]] = {}
+    if top_k >= 2 and len(bt):
+        per_fold = fold_scores(score, bt[bt["model"] != COMBINATION], data)
+        top = rolling_top_mean(bt[bt["model"] != COMBINATION], per_fold, _order(candidates), top_k, h)
+        if len(top):
+            candidates.append(TOP_MEAN)
+            bt = pd.concat([bt, top], ignore_index=True)
+            gate = top_mean_gate(pd.concat([per_fold, fold_scores(score, top, data)]), baseline, margin)
+    scores = score(bt, data) if len(bt) else pd.DataFrame()
     cal_bt = calibration_frame(bt) if calibration_frame is not None and len(bt) else bt
     factors = fit_calibration(cal_bt)
     if len(scores):
@@ -298,11 +392,21 @@ def run_domain_tournament(
         scores = scores.merge(held, on=["unique_id", "model"], how="left")
     ranked = rank_candidates(scores, _order(candidates)) if len(scores) else scores
     errors = fold_errors(cal_bt) if len(cal_bt) else None
+    singles = ranked[ranked["model"] != TOP_MEAN] if len(ranked) else ranked
     plan = (
-        published_order(ranked, baseline, margin, force_champion, errors=errors, min_win_share=min_win_share)
-        if len(ranked)
+        published_order(singles, baseline, margin, force_champion, errors=errors, min_win_share=min_win_share)
+        if len(singles)
         else {}
     )
+    top_of = top_members(ranked, top_k) if gate else {}
+    for uid, (mase, base, folds) in gate.items():
+        beats = top_mean_margin is None or mase <= (1 - top_mean_margin) * base
+        if uid in top_of and force_champion is None and beats:
+            plan[uid] = (
+                [TOP_MEAN, *plan[uid][0]],
+                f"{TOP_MEAN} of {', '.join(top_of[uid])}: rolling-selection MASE {mase:.4g} vs {baseline} "
+                f"{base:.4g} on the same {folds} folds",
+            )
 
     # the one fallback path: try each series' models in published order until one fits on the full window
     factories = dict(models)
@@ -314,8 +418,14 @@ def run_domain_tournament(
     tried: dict[str, list[str]] = {}
     pending = {uid: list(order) for uid, (order, _) in plan.items()}
     while pending:
-        pairs = {(uid, order[0]) for uid, order in pending.items()}
+        pairs = {(uid, order[0]) for uid, order in pending.items() if order[0] != TOP_MEAN}
         got, failed = full.fit(data[data["unique_id"].isin(list(pending))], pairs)
+        for uid in [uid for uid, order in pending.items() if order[0] == TOP_MEAN]:
+            combo, why = _fit_top_mean(models, data[data["unique_id"] == uid], uid, top_of[uid])
+            if combo is not None:
+                got[(uid, TOP_MEAN)] = combo
+            else:
+                failed[(uid, TOP_MEAN)] = why
         if non_negative:
             failed |= negative_forecasts(got, h)
             got = {pair: model for pair, model in got.items() if pair not in failed}

@@ -206,11 +206,17 @@ class ForecastEngine:
         return tasks
 
     def cross_validation(
-        self, df: pd.DataFrame, h: int, n_windows: int = 3, step: int | None = None
+        self,
+        df: pd.DataFrame,
+        h: int,
+        n_windows: int = 3,
+        step: int | None = None,
+        *,
+        complete_only: bool = True,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Rolling-origin backtests of every model: each fold fits on data through its cutoff only and
-        forecasts h days. Returns (backtests, failures); a pair that failed or was screened on any fold is
-        left out of the backtests entirely, so every scored pair has the same folds."""
+        forecasts h days. Returns (backtests, failures); with `complete_only`, a pair that failed or was
+        screened on any fold is left out of the backtests entirely, so every scored pair has the same folds."""
         data = validate_series(df)
         screened = self.screened(data)
         folds = fold_cutoffs(data, h, n_windows, step)
@@ -231,9 +237,11 @@ class ForecastEngine:
             return pd.DataFrame(columns=[*BACKTEST_KEYS, *bound_columns(self.levels)]), fail
         bt = pd.concat(frames, ignore_index=True).merge(data, on=["unique_id", "ds"], how="inner")
         bt["horizon"] = ((bt["ds"] - bt["cutoff"]) / pd.Timedelta(days=1)).astype(int)
-        bad = fail[["unique_id", "model"]].drop_duplicates().assign(_bad=True)
-        bt = bt.merge(bad, on=["unique_id", "model"], how="left")
-        bt = bt[bt["_bad"].isna()][[*BACKTEST_KEYS, *bound_columns(self.levels)]]
+        if complete_only:
+            bad = fail[["unique_id", "model"]].drop_duplicates().assign(_bad=True)
+            bt = bt.merge(bad, on=["unique_id", "model"], how="left")
+            bt = bt[bt["_bad"].isna()]
+        bt = bt[[*BACKTEST_KEYS, *bound_columns(self.levels)]]
         return bt.sort_values(["unique_id", "model", "fold", "ds"], ignore_index=True), fail
 
     def fit(

@@ -57,6 +57,25 @@ def test_a_series_whose_fit_raises_is_recorded_and_the_others_finish() -> None:
     pd.testing.assert_frame_equal(fitted[("s0", "naive7")].predict(7).iloc[:7], alone)
 
 
+class NeedsLongHistory(SeasonalNaive):
+    """A real seasonal naive that refuses training windows under 190 days."""
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        if df.groupby("unique_id").size().min() < 190:
+            raise ValueError("under 190 days")
+        super()._fit(df)
+
+
+def test_a_pair_failing_one_fold_is_dropped_unless_partial_backtests_are_asked_for() -> None:
+    df = panel(n_series=2)  # 200 days: the first of two 7-day folds trains on 186, the second on 193
+    engine = ForecastEngine({"long": NeedsLongHistory})
+    complete, failures = engine.cross_validation(df, h=7, n_windows=2)
+    assert complete.empty and len(failures) == 2 and (failures["fold"] == 0).all()
+    partial, _ = engine.cross_validation(df, h=7, n_windows=2, complete_only=False)
+    assert set(partial["fold"]) == {1} and len(partial) == 2 * 7
+    assert partial.groupby("unique_id")["cutoff"].first().eq(pd.Timestamp("2022-07-12")).all()
+
+
 def test_in_process_and_process_pool_give_identical_forecasts() -> None:
     df = panel(n_series=5)
     models = {

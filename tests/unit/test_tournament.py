@@ -1,5 +1,7 @@
 """revcast.tournament: the ranking rule, the publishing margin, the full-window fallback, the combination
-candidate, and the writer that replaces rows."""
+candidates (fixed and the rolling mean of the best), and the writer that replaces rows."""
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -9,11 +11,14 @@ from revcast import warehouse
 from revcast.forecasting import Combination, Drift, SeasonalNaive, StatsForecastModel, load_forecaster
 from revcast.invoices.models import PreviousDays, thirty_day_scores
 from revcast.tournament import (
+    TOP_MEAN,
     default_artifact_dir,
     fold_errors,
     published_order,
     rank_candidates,
+    rolling_top_mean,
     run_domain_tournament,
+    top_mean_gate,
     write_tournament,
 )
 
@@ -249,3 +254,92 @@ def test_force_champion_must_be_a_candidate(tmp_path) -> None:
             artifact_dir=default_artifact_dir(tmp_path),
             force_champion="nope",
         )
+
+
+def test_rolling_top_mean_picks_members_only_from_folds_that_had_ended() -> None:
+    cut = pd.date_range("2023-01-01", periods=5, freq="10D")
+    # per-fold MASE: a leads on folds 0-2 and collapses on fold 3; c misses fold 1, so it is never a member
+    mase = {"a": [0.5, 0.5, 0.5, 9.0, 0.5], "b": [1.0] * 5, "c": [0.1, np.nan, 0.1, 0.1, 0.1]}
+    per_fold = pd.DataFrame(
+        [
+            {"unique_id": "s", "model": m, "fold": f, "mase": v}
+            for m, vs in mase.items()
+            for f, v in enumerate(vs)
+            if not np.isnan(v)
+        ]
+    )
+    bt = per_fold.assign(
+        cutoff=cut[per_fold["fold"]],
+        ds=cut[per_fold["fold"]] + pd.Timedelta(days=1),
+        horizon=1,
+        y=10.0,
+        yhat=per_fold["model"].map({"a": 2.0, "b": 4.0, "c": 100.0}) + per_fold["fold"],
+    )
+    for b in ("lo_80", "hi_80", "lo_95", "hi_95"):
+        bt[b] = bt["yhat"]
+    top = rolling_top_mean(bt, per_fold, ["a", "b", "c"], k=2, h=10, min_folds=3)
+    # folds 0-2 have fewer than 3 ended folds before them; fold 3 sees 0-2 (a, b best; c lacks fold 1),
+    # fold 4 sees 0-3: b (1.0) and a (2.625)
+    assert top["fold"].tolist() == [3, 4]
+    np.testing.assert_allclose(top["yhat"], [(2 + 4) / 2 + 3, (2 + 4) / 2 + 4])
+    assert (top["model"] == TOP_MEAN).all() and "mase" not in top
+    # a fold 10 days after its predecessor with h=15 has not seen it end: fold 4 then sees folds 0-2 only
+    later = rolling_top_mean(bt, per_fold, ["a", "b", "c"], k=2, h=15, min_folds=3)
+    assert later["fold"].tolist() == [4]
+
+
+def test_top_mean_gate_compares_with_the_baseline_on_the_same_folds() -> None:
+    per_fold = pd.DataFrame(
+        {
+            "unique_id": "s",
+            "model": ["base"] * 4 + [TOP_MEAN] * 2,
+            "fold": [0, 1, 2, 3, 2, 3],
+            "mase": [9.0, 9.0, 1.0, 1.0, 0.8, 0.9],
+        }
+    )
+    assert top_mean_gate(per_fold, "base", 0.05) == {"s": (pytest.approx(0.85), 1.0, 2)}
+
+
+def test_top_mean_is_published_where_it_beats_the_baseline_and_reloads(tmp_path) -> None:
+    models = {
+        "seasonal_naive": SeasonalNaive,
+        "drift": Drift,
+        "auto_ets": lambda: StatsForecastModel("auto_ets"),
+        "auto_theta": lambda: StatsForecastModel("auto_theta"),
+    }
+    run = dict(h=14, n_windows=6, step=14, artifact_dir=default_artifact_dir(tmp_path))
+    res = run_domain_tournament("toy", "2023-02", frame("shop", weekly_trend()), models, top_k=2, **run)
+    champ = res.champions.iloc[0]
+    assert champ["model"] == TOP_MEAN, champ["fallback_reason"]
+    assert (
+        champ["fallback_reason"].startswith(f"{TOP_MEAN} of ")
+        and "on the same 3 folds" in champ["fallback_reason"]
+    )
+    # scored out of sample only: folds with three ended folds before them
+    top_folds = res.backtests.loc[res.backtests["model"] == TOP_MEAN, "fold"].unique()
+    assert sorted(top_folds) == [3, 4, 5]
+    members = json.loads(res.registry.iloc[0]["parameters"])["members"]
+    assert len(members) == 2 and set(members) <= set(models)
+    fc = load_forecaster(res.registry.iloc[0]["artifact_path"]).predict(14)
+    alone = [models[m]().fit(frame("shop", weekly_trend())).predict(14)["yhat"] for m in members]
+    np.testing.assert_allclose(fc["yhat"], np.mean(alone, axis=0), rtol=1e-6)
+    # with a margin no backtest can clear, the single-model rule publishes instead
+    strict = run_domain_tournament(
+        "toy", "2023-02", frame("shop", weekly_trend()), models, top_k=2, top_mean_margin=0.99, **run
+    )
+    assert strict.champions.iloc[0]["model"] in models
+
+
+def test_top_mean_whose_member_fails_on_the_full_window_hands_over(tmp_path) -> None:
+    y = 5.0 + 0.5 * np.arange(400)
+    models = {
+        "seasonal_naive": SeasonalNaive,
+        "fragile_drift": lambda: FailsOnFullWindow(name="fragile_drift"),
+        "drift": Drift,
+    }
+    run = dict(h=14, n_windows=5, step=14, artifact_dir=default_artifact_dir(tmp_path))
+    res = run_domain_tournament("toy", "2023-02", frame("line", y), models, top_k=2, **run)
+    champ = res.champions.iloc[0]
+    assert champ["model"] == "drift"
+    reason = champ["fallback_reason"]
+    assert f"{TOP_MEAN}: full window: member fragile_drift" in reason and "next in order: drift" in reason
