@@ -168,7 +168,7 @@ def gated_top_mean_rule(
         if top.empty:
             return out
         gate = top_mean_gate(
-            pd.concat([per_fold, score_frame(top, by=("unique_id", "model", "fold"))]), BASELINE, margin
+            pd.concat([per_fold, score_frame(top, by=("unique_id", "model", "fold"))]), BASELINE
         )
         members = top_members(ranked, k)
         for uid, (mase, base, _) in gate.items():

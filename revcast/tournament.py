@@ -219,9 +219,7 @@ def top_members(ranked: pd.DataFrame, k: int) -> dict[str, list[str]]:
     return {str(u): m for u, m in top.items() if len(m) == k}
 
 
-def top_mean_gate(
-    per_fold: pd.DataFrame, baseline: str, margin: float
-) -> dict[str, tuple[float, float, int]]:
+def top_mean_gate(per_fold: pd.DataFrame, baseline: str) -> dict[str, tuple[float, float, int]]:
     """Per series: (top_mean MASE, the baseline's MASE on the same folds, folds) for the publishing rule."""
     top = per_fold.loc[per_fold["model"] == TOP_MEAN, ["unique_id", "fold", "mase"]]
     base = per_fold.loc[per_fold["model"] == baseline, ["unique_id", "fold", "mase"]]
@@ -309,14 +307,21 @@ def negative_forecasts(fitted: Mapping[tuple[str, str], Forecaster], h: int) -> 
     return out
 
 
-def _fit_top_mean(
-    models: Mapping[str, ModelFactory], series: pd.DataFrame, uid: str, members: Sequence[str]
-) -> tuple[Forecaster | None, str]:
-    """The fitted mean of one series' members on its full window, or None and why a member failed."""
-    got, failed = ForecastEngine({m: models[m] for m in members if m in models}).fit(series)
-    if failed or len(got) != len(members):
-        return None, "; ".join(f"member {m}: {r}" for (_, m), r in failed.items()) or "a member is unknown"
-    return Combination.of({m: got[(uid, m)] for m in members}, name=TOP_MEAN), ""
+def _fit_top_means(
+    models: Mapping[str, ModelFactory], data: pd.DataFrame, members: Mapping[str, Sequence[str]]
+) -> tuple[dict[tuple[str, str], Forecaster], dict[tuple[str, str], str]]:
+    """Each series' mean of its members on the full window (members fitted on the batch of series that need
+    them, as in the backtests, so a pooled model stays pooled); a series whose member fails gets the reason."""
+    pairs = {(uid, m) for uid, ms in members.items() for m in ms}
+    fitted, failed = ForecastEngine(dict(models)).fit(data[data["unique_id"].isin(list(members))], pairs)
+    got, why = {}, {}
+    for uid, ms in members.items():
+        bad = [f"member {m}: {failed.get((uid, m), 'not fitted')}" for m in ms if (uid, m) not in fitted]
+        if bad:
+            why[(uid, TOP_MEAN)] = "; ".join(bad)
+        else:
+            got[(uid, TOP_MEAN)] = Combination.of({m: fitted[(uid, m)] for m in ms}, TOP_MEAN, series=[uid])
+    return got, why
 
 
 def _order(models: Sequence[str]) -> list[str]:
@@ -382,7 +387,7 @@ def run_domain_tournament(
         if len(top):
             candidates.append(TOP_MEAN)
             bt = pd.concat([bt, top], ignore_index=True)
-            gate = top_mean_gate(pd.concat([per_fold, fold_scores(score, top, data)]), baseline, margin)
+            gate = top_mean_gate(pd.concat([per_fold, fold_scores(score, top, data)]), baseline)
     scores = score(bt, data) if len(bt) else pd.DataFrame()
     cal_bt = calibration_frame(bt) if calibration_frame is not None and len(bt) else bt
     factors = fit_calibration(cal_bt)
@@ -420,12 +425,10 @@ def run_domain_tournament(
     while pending:
         pairs = {(uid, order[0]) for uid, order in pending.items() if order[0] != TOP_MEAN}
         got, failed = full.fit(data[data["unique_id"].isin(list(pending))], pairs)
-        for uid in [uid for uid, order in pending.items() if order[0] == TOP_MEAN]:
-            combo, why = _fit_top_mean(models, data[data["unique_id"] == uid], uid, top_of[uid])
-            if combo is not None:
-                got[(uid, TOP_MEAN)] = combo
-            else:
-                failed[(uid, TOP_MEAN)] = why
+        top = {uid: top_of[uid] for uid, order in pending.items() if order[0] == TOP_MEAN}
+        if top:
+            got_top, failed_top = _fit_top_means(models, data, top)
+            got, failed = got | got_top, failed | failed_top
         if non_negative:
             failed |= negative_forecasts(got, h)
             got = {pair: model for pair, model in got.items() if pair not in failed}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pickle
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +141,16 @@ class Combination(Forecaster):
         self.members, self.name = members, name
 
     @classmethod
-    def of(cls, models: dict[str, Forecaster], name: str = "combination") -> Combination:
-        """A combination of these (unfitted or fitted) models; fitted ones are used as they are."""
+    def of(
+        cls, models: dict[str, Forecaster], name: str = "combination", series: Sequence[str] | None = None
+    ) -> Combination:
+        """A combination of these (unfitted or fitted) models; fitted ones are used as they are, and may have
+        been fitted on a larger batch than the combination forecasts (`series`: the ones it does)."""
         combo = cls({n: member_spec(m) for n, m in models.items()}, name=name)
         if all(m.windows_ is not None for m in models.values()):
             combo.fitted_ = dict(models)
-            combo.windows_ = next(iter(models.values())).windows_
+            windows = next(iter(models.values())).windows_
+            combo.windows_ = windows if series is None else windows.loc[list(series)]
         return combo
 
     def params(self) -> dict[str, Any]:
@@ -162,10 +167,11 @@ class Combination(Forecaster):
         self.fitted_ = {name: _build(spec).fit(df) for name, spec in self.members.items()}
 
     def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
-        parts = [
-            m.predict(h, levels).sort_values(["unique_id", "ds"], ignore_index=True)
-            for m in self.fitted_.values()
-        ]
+        uids = set(future["unique_id"])
+        parts = []
+        for m in self.fitted_.values():
+            p = m.predict(h, levels)
+            parts.append(p[p["unique_id"].isin(uids)].sort_values(["unique_id", "ds"], ignore_index=True))
         cols = ["yhat", *bound_columns(levels)]
         mean = {c: np.mean([p[c].to_numpy(float) for p in parts], axis=0) for c in cols}
         return forecast_frame(future, mean["yhat"], {b: mean[b] for b in cols[1:]})

@@ -297,7 +297,7 @@ def test_top_mean_gate_compares_with_the_baseline_on_the_same_folds() -> None:
             "mase": [9.0, 9.0, 1.0, 1.0, 0.8, 0.9],
         }
     )
-    assert top_mean_gate(per_fold, "base", 0.05) == {"s": (pytest.approx(0.85), 1.0, 2)}
+    assert top_mean_gate(per_fold, "base") == {"s": (pytest.approx(0.85), 1.0, 2)}
 
 
 def test_top_mean_is_published_where_it_beats_the_baseline_and_reloads(tmp_path) -> None:
@@ -343,3 +343,18 @@ def test_top_mean_whose_member_fails_on_the_full_window_hands_over(tmp_path) -> 
     assert champ["model"] == "drift"
     reason = champ["fallback_reason"]
     assert f"{TOP_MEAN}: full window: member fragile_drift" in reason and "next in order: drift" in reason
+
+
+def test_a_mean_of_batch_fitted_members_forecasts_only_its_own_series(tmp_path) -> None:
+    df = pd.concat([frame("a", weekly_trend(seed=1)), frame("b", weekly_trend(seed=2))])
+    naive, drift = SeasonalNaive().fit(df), Drift().fit(df)  # each fitted on both series at once
+    combo = Combination.of({"naive": naive, "drift": drift}, TOP_MEAN, series=["b"])
+    fc = combo.predict(7)
+    assert set(fc["unique_id"]) == {"b"}
+    expected = (
+        naive.predict(7).query("unique_id == 'b'")["yhat"].to_numpy()
+        + drift.predict(7).query("unique_id == 'b'")["yhat"].to_numpy()
+    ) / 2
+    np.testing.assert_allclose(fc["yhat"], expected)
+    combo.save(tmp_path / "b")
+    pd.testing.assert_frame_equal(load_forecaster(tmp_path / "b").predict(7), fc)
