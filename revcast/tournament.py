@@ -10,8 +10,8 @@
    With `top_k`, the mean of each series' k best single candidates (`top_mean`, the baseline among them
    when it ranks) is published first. Its backtest picks the k best on the folds that had ended by each
    fold's cutoff (`rolling_top_mean`), so the selection never sees the fold it is scored on; with
-   `top_mean_margin` it is published only where that backtest beats the baseline's by the margin. Measured
-   on generated revenue (docs/forecasting.md): every margin tried made the published forecasts worse.
+   `top_mean_margin` it is published only where that backtest beats the baseline's by the margin (measured
+   on generated revenue in docs/forecasting.md).
 4. One fallback path: the first model of that order that fits on the full window is the champion; every
    one that failed before it is named in `fallback_reason`.
 Artifacts are saved with `Forecaster.save`; interval calibration factors (split-conformal on the backtests)

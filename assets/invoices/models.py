@@ -51,7 +51,7 @@ class InvoiceModelsConfig(dg.Config):
     fold_step: int = 30
     margin: float = 0.05  # a challenger must beat previous_30_days' MASE by this share to be published
     min_win_share: float = 0.5  # ... and have the lower 30-day error on at least this share of the folds
-    top_k: int = 4  # publish the mean of each series' 4 best candidates (0: off, the rule above alone)
+    top_k: int = 0  # k >= 2: publish the mean of each series' k best candidates first (docs/forecasting.md)
     top_mean_margin: float | None = None  # ... only where its rolling backtest beats previous_30_days by this
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
@@ -111,9 +111,9 @@ def invoice_revenue_models(
     model_store: ModelStoreResource,
 ) -> dg.MaterializeResult:
     """30-day revenue tournament per top country and 'all', scored on 30-day sums at monthly rolling origins over
-    the last year. Published: the mean of each series' four best candidates (top_mean); where it cannot be
-    formed or fitted, previous_30_days unless a challenger beats its MASE by the margin and its 30-day error
-    on most folds (the reason is in models.registry.fallback_reason)."""
+    the last year; previous_30_days is published unless a challenger beats its MASE by the margin and its
+    30-day error on most folds, or, with `top_k`, the mean of the k best (the reason is in
+    models.registry.fallback_reason)."""
     import tensorflow  # noqa: F401 - imported here so the code location loads fast
 
     cutoff, last_day = cutoff_of(context)

@@ -48,7 +48,7 @@ def test_invoice_tournament_fallback_forecasts_and_shared_tables(
         "window_total",
         "revenue_net",
     ]
-    cfg = {"net_epochs": 10, "n_windows": 4, "models": models}
+    cfg = {"net_epochs": 10, "n_windows": 4, "models": models, "top_k": 4}
     config = {"ops": {"invoice_revenue_models": {"config": cfg}}, "loggers": QUIET}
     result = dg.materialize(
         [invoice_revenue_models, invoice_revenue_forecasts],
