@@ -167,6 +167,7 @@ def gated_top_mean_rule(
         top = rolling_top_mean(hist, per_fold, _order(ranked["model"].unique()), k, WINDOW)
         if top.empty:
             return out
+        top = top.merge(hist[["unique_id", "cutoff", "scale"]].drop_duplicates(), on=["unique_id", "cutoff"])
         gate = top_mean_gate(
             pd.concat([per_fold, score_frame(top, by=("unique_id", "model", "fold"))]), BASELINE
         )

@@ -32,8 +32,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from revcast.forecasting.aggregate import Combination, combine_backtests, member_spec
-from revcast.forecasting.base import Forecaster, bound_columns, load_forecaster, validate_series
+from revcast.forecasting.aggregate import Combination, combine_backtests, mean_backtest, member_spec
+from revcast.forecasting.base import Forecaster, load_forecaster, validate_series
 from revcast.forecasting.calibration import (
     apply_calibration,
     factors_from_parameters,
@@ -206,10 +206,7 @@ def rolling_top_mean(
     picked = bt.merge(
         pd.DataFrame(chosen, columns=["unique_id", "fold", "model"]), on=["unique_id", "fold", "model"]
     )
-    keys = [c for c in ("unique_id", "fold", "cutoff", "ds", "horizon", "y", "scale") if c in bt]
-    g = picked.groupby(keys, sort=True, dropna=False)
-    out = g[["yhat", *bound_columns()]].mean()[g["model"].nunique() == k].reset_index()
-    return out.assign(model=name)[[c for c in bt.columns if c in out.columns or c == "model"]]
+    return mean_backtest(picked, k, name)
 
 
 def top_members(ranked: pd.DataFrame, k: int) -> dict[str, list[str]]:
@@ -382,8 +379,9 @@ def run_domain_tournament(
     score = scorer or functools.partial(score_backtest, season=season)
     gate: dict[str, tuple[float, float, int]] = {}
     if top_k >= 2 and len(bt):
-        per_fold = fold_scores(score, bt[bt["model"] != COMBINATION], data)
-        top = rolling_top_mean(bt[bt["model"] != COMBINATION], per_fold, _order(candidates), top_k, h)
+        single_bt = bt[bt["model"] != COMBINATION]
+        per_fold = fold_scores(score, single_bt, data)
+        top = rolling_top_mean(single_bt, per_fold, _order(candidates), top_k, h)
         if len(top):
             candidates.append(TOP_MEAN)
             bt = pd.concat([bt, top], ignore_index=True)

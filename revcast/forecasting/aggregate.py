@@ -185,13 +185,16 @@ class Combination(Forecaster):
         self.fitted_ = {name: load_forecaster(directory / name) for name in state["members"]}
 
 
+def mean_backtest(rows: pd.DataFrame, n: int, name: str) -> pd.DataFrame:
+    """Per backtest row (series, fold, day): the mean of the points and bounds of the models in `rows`, kept
+    only where exactly `n` of them are present; `model` is `name`."""
+    keys = [c for c in ("unique_id", "fold", "cutoff", "ds", "horizon", "y") if c in rows]
+    g = rows.groupby(keys, sort=True)
+    out = g[["yhat", *BOUNDS]].mean()[g["model"].nunique() == n].reset_index().assign(model=name)
+    return out[[c for c in rows.columns if c in out]] if len(out) else rows.iloc[:0]
+
+
 def combine_backtests(backtests: pd.DataFrame, members: list[str], name: str = "combination") -> pd.DataFrame:
     """The combination's backtest rows from its members' (same folds, every member present): the mean of
     their points and bounds, which is exactly what `Combination` forecasts on each fold."""
-    bt = backtests[backtests["model"].isin(members)]
-    keys = ["unique_id", "fold", "cutoff", "ds", "horizon", "y"]
-    g = bt.groupby(keys, sort=True)
-    out = g[["yhat", *BOUNDS]].mean()
-    out = out[g["model"].nunique() == len(members)].reset_index()
-    # a series has the combination only if every member has every one of its folds
-    return out.assign(model=name)[backtests.columns] if len(out) else backtests.iloc[:0]
+    return mean_backtest(backtests[backtests["model"].isin(members)], len(members), name)
