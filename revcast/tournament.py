@@ -67,6 +67,7 @@ SIMPLEST_FIRST = (
     "seasonal_naive",
     "previous_30_days",
     "same_30_days_last_year",
+    "scaled_last_year",
     "drift",
     "croston_sba",
     "tsb",

@@ -26,11 +26,13 @@ from revcast.invoices.models import (
     WINDOW,
     PreviousDays,
     SameDaysLastYear,
+    ScaledLastYear,
     revenue_net,
     thirty_day_scores,
     thirty_day_sums,
     window_total,
 )
+from revcast.invoices.series import ALL
 from revcast.invoices.training import training_series
 from revcast.plots import interval_bars_png
 from revcast.settings import settings
@@ -66,6 +68,7 @@ def invoice_model_factories(cfg: InvoiceModelsConfig, daily: pd.DataFrame) -> di
     entries = {
         "previous_30_days": PreviousDays,
         "same_30_days_last_year": SameDaysLastYear,
+        "scaled_last_year": functools.partial(ScaledLastYear, daily[daily["unique_id"] == ALL]),
         "seasonal_naive": functools.partial(SeasonalNaive, season=7),
         "auto_ets": functools.partial(StatsForecastModel, "auto_ets"),
         "auto_arima": functools.partial(StatsForecastModel, "auto_arima", country=codes),

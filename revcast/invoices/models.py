@@ -109,6 +109,89 @@ class SameDaysLastYear(Forecaster):
         self.sigma_ = pd.Series(state["sigma"], index=self.windows_.index, dtype=float)
 
 
+class ScaledLastYear(Forecaster):
+    """A reference series' same days a year earlier, scaled to this series' recent level: day T+k =
+    (y over the last `window` days / reference over the same days a year earlier) x reference(T+k-lag).
+
+    With the total as the reference, a small intermittent country borrows the total's yearly shape (a ramp,
+    a closure) while its level comes from a long window of its own; the total itself gets last year's shape at
+    this year's level. Only reference days up to each series' own last day are read. Without a reference,
+    each series is its own.
+    """
+
+    def __init__(
+        self,
+        reference: pd.DataFrame | None = None,
+        window: int = 91,
+        lag: int = 364,
+        name: str = "scaled_last_year",
+    ) -> None:
+        super().__init__()
+        self.window, self.lag, self.name = window, lag, name
+        self.reference = None if reference is None else _daily_values(reference)
+
+    def params(self) -> dict[str, Any]:
+        return {"window": self.window, "lag": self.lag, "name": self.name}
+
+    def screen(self, df: pd.DataFrame) -> dict[str, str]:
+        data = df.assign(ds=pd.to_datetime(df["ds"]), unique_id=df["unique_id"].astype(str))
+        ends = data.groupby("unique_id")["ds"].agg(["min", "max", "size"])
+        need = self.lag + self.window
+        if self.reference is None:
+            short = ends["size"] < need
+        else:
+            first = self.reference.index.min() if len(self.reference) else pd.Timestamp.max
+            short = (ends["size"] < self.window) | (ends["max"] - pd.Timedelta(days=need - 1) < first)
+        return {
+            uid: f"{self.name}: needs {need} days of {'reference' if self.reference is not None else 'history'}"
+            for uid in ends.index[short]
+        }
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        ratios, shapes, sigmas = [], [], []
+        for uid, part in df.groupby("unique_id", sort=True):
+            y = part.set_index("ds")["y"]
+            ref = self.reference if self.reference is not None else y
+            end = y.index[-1]
+            days = pd.date_range(end - pd.Timedelta(days=self.lag + self.window - 1), end, freq="D")
+            r = ref.reindex(days).to_numpy(float)
+            if np.isnan(r).any():
+                raise ValueError(
+                    f"{self.name}: reference lacks days of {days[0].date()}..{end.date()} for {uid!r}"
+                )
+            then, shape = r[: self.window], r[-self.lag :]
+            if then.sum() <= 0:
+                raise ValueError(
+                    f"{self.name}: reference has no revenue in the {self.window} days a year before"
+                )
+            recent = y.to_numpy(float)[-self.window :]
+            ratio = recent.sum() / then.sum()
+            ratios.append(ratio)
+            shapes.append(shape)
+            sigmas.append(float(np.sqrt(np.mean((recent - ratio * then) ** 2))))
+        self.ratio_, self.shape_, self.sigma_ = np.array(ratios), np.vstack(shapes), np.array(sigmas)
+
+    def _predict(self, future: pd.DataFrame, h: int, levels: tuple[float, ...]) -> pd.DataFrame:
+        yhat = (self.ratio_[:, None] * self.shape_[:, np.arange(h) % self.lag]).ravel()
+        sd = np.repeat(self.sigma_, h)
+        return forecast_frame(future, yhat, normal_intervals(yhat, sd, levels))
+
+    def _state(self, directory: Path) -> dict[str, Any]:
+        return {"ratio": self.ratio_.tolist(), "shape": self.shape_.tolist(), "sigma": self.sigma_.tolist()}
+
+    def _restore(self, state: dict[str, Any], directory: Path) -> None:
+        self.ratio_ = np.asarray(state["ratio"], dtype=float)
+        self.shape_ = np.asarray(state["shape"], dtype=float)
+        self.sigma_ = np.asarray(state["sigma"], dtype=float)
+
+
+def _daily_values(series: pd.DataFrame) -> pd.Series:
+    """One daily series (ds, y) as values indexed by day."""
+    return pd.Series(
+        series["y"].astype(float).to_numpy(), index=pd.to_datetime(series["ds"]).astype("datetime64[ns]")
+    )
+
+
 def features_for(daily: pd.DataFrame, ends: pd.Series) -> pd.DataFrame:
     """The 30-day revenue features (revenue_features_sql) of every day of `daily` plus the day after each series' end.
 
