@@ -138,13 +138,44 @@ def score_backtest(bt: pd.DataFrame, df: pd.DataFrame, season: int = 7) -> pd.Da
 
 
 def rank_candidates(scores: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
-    """The one ranking rule: per series, lowest MASE first, ties (and undefined MASE) to the simpler model."""
+    """The one ranking rule: per series, lowest MASE first, ties (and undefined MASE) to the simpler model.
+    With a `relative_mase` column (`relative_mase`), series that have it rank on it: a model backtested on
+    fewer folds is compared with the baseline on the same folds."""
     rank = {m: i for i, m in enumerate(order)}
-    s = scores.assign(
-        _mase=scores["mase"].astype(float).fillna(np.inf),
-        _rank=scores["model"].map(rank).fillna(len(rank)),
-    )
+    key = scores["mase"].astype(float)
+    if "relative_mase" in scores:
+        rel = scores["relative_mase"].astype(float)
+        key = rel.where(rel.groupby(scores["unique_id"]).transform("count") > 0, key)
+    s = scores.assign(_mase=key.fillna(np.inf), _rank=scores["model"].map(rank).fillna(len(rank)))
     return s.sort_values(["unique_id", "_mase", "_rank"], kind="stable").drop(columns=["_mase", "_rank"])
+
+
+def enough_folds(bt: pd.DataFrame, min_fold_share: float) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """Keep the (series, model) backtests that cover at least `min_fold_share` of the folds their series has
+    (its most-covered model's); the rest -> reason. A model that needs a year of history before each fold
+    still competes where the series' first folds come too early for it."""
+    n = bt.groupby(["unique_id", "model"])["fold"].nunique()
+    most = n.groupby(level="unique_id").transform("max")
+    short = n[n < np.ceil(min_fold_share * most - 1e-9)]
+    why = {
+        (str(u), str(m)): f"backtest on {k} of {most[(u, m)]} folds (needs {min_fold_share:.0%})"
+        for (u, m), k in short.items()
+    }
+    keep = ~pd.MultiIndex.from_frame(bt[["unique_id", "model"]]).isin(short.index)
+    return bt[keep], why
+
+
+def relative_mase(per_fold: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per (unique_id, model): mean MASE over the baseline's mean MASE on the folds both have (`fold_scores`
+    rows); the baseline's own is 1. Series without a baseline score get none."""
+    base = per_fold.loc[per_fold["model"] == baseline, ["unique_id", "fold", "mase"]]
+    both = per_fold[["unique_id", "model", "fold", "mase"]].merge(
+        base, on=["unique_id", "fold"], suffixes=("", "_base")
+    )
+    both = both.dropna(subset=["mase", "mase_base"])
+    g = both.groupby(["unique_id", "model"], as_index=False)[["mase", "mase_base"]].mean()
+    ratio = g["mase"] / g["mase_base"].where(g["mase_base"] > 0)
+    return g[["unique_id", "model"]].assign(relative_mase=ratio)
 
 
 def fold_errors(rows: pd.DataFrame) -> pd.DataFrame:
@@ -251,13 +282,13 @@ def published_order(
         models, mase = cands["model"].tolist(), cands["mase"].astype(float).tolist()
         by_model = dict(zip(models, mase, strict=True))
         base = by_model.get(baseline, np.nan)
+        ratio = _ratios(cands, base)
         reason = None
         if force is not None and force in models:
             order = [force, *(m for m in models if m != force)]
             reason = f"forced champion {force} (override)"
         elif baseline in models and np.isfinite(base):
-            bar = (1 - margin) * base
-            by_mean = [m for m, v in zip(models, mase, strict=True) if m != baseline and v <= bar]
+            by_mean = [m for m, r in zip(models, ratio, strict=True) if m != baseline and r <= 1 - margin]
             winners = by_mean
             if errors is not None:
                 won = {m: _share(shares, str(uid), m) for m in by_mean}
@@ -280,6 +311,14 @@ def published_order(
             order = models
         out[str(uid)] = (order, reason)
     return out
+
+
+def _ratios(cands: pd.DataFrame, base: float) -> list[float]:
+    """Each candidate's MASE over the baseline's: on the folds both have where `relative_mase` is given."""
+    plain = cands["mase"].astype(float) / base if np.isfinite(base) and base > 0 else cands["mase"] * np.nan
+    if "relative_mase" in cands:
+        plain = cands["relative_mase"].astype(float).fillna(plain)
+    return plain.tolist()
 
 
 def _share(shares: pd.DataFrame | None, uid: str, model: str) -> tuple[float, int, int]:
@@ -343,6 +382,7 @@ def run_domain_tournament(
     min_win_share: float = DEFAULT_MIN_WIN_SHARE,
     top_k: int = 0,
     top_mean_margin: float | None = None,
+    min_fold_share: float = 1.0,
     scorer: Scorer | None = None,
     calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
@@ -358,6 +398,8 @@ def run_domain_tournament(
     give the per-fold errors of the win-rate rule (`min_win_share`, see `published_order`).
     `top_k` >= 2 adds `top_mean`, published first wherever it has a backtest or, with `top_mean_margin`, only
     where that backtest beats the baseline's on the same folds by that margin (module docstring).
+    With `min_fold_share` < 1, a model backtested on at least that share of its series' folds is ranked (on its
+    MASE relative to the baseline's on the same folds, `relative_mase`) instead of only one with every fold.
     With `non_negative` (usage, revenue and installs cannot be negative), a model whose full-window forecast
     of the next `h` days sums below zero is implausible and hands over to the next in order, like a failed fit.
     """
@@ -367,11 +409,16 @@ def run_domain_tournament(
     if force_champion is not None and force_champion not in candidates:
         raise ValueError(f"force_champion {force_champion!r} is not one of {sorted(candidates)}")
     engine = ForecastEngine(models, executor or InProcess())
-    bt, fails = engine.cross_validation(data, h, n_windows, step)
+    bt, fails = engine.cross_validation(data, h, n_windows, step, complete_only=min_fold_share >= 1)
     failures = {
         (r.unique_id, r.model): r.reason if pd.isna(r.fold) else f"fold {r.fold}: {r.reason}"
         for r in fails.itertuples()
     }
+    if min_fold_share < 1 and len(bt):
+        bt, short = enough_folds(bt, min_fold_share)
+        failures |= {
+            pair: f"{why}; {failures[pair]}" if pair in failures else why for pair, why in short.items()
+        }
     if COMBINATION in candidates:
         combo = combine_backtests(bt, members)
         bt = pd.concat([bt, combo], ignore_index=True) if len(combo) else bt
@@ -388,6 +435,8 @@ def run_domain_tournament(
             bt = pd.concat([bt, top], ignore_index=True)
             gate = top_mean_gate(pd.concat([per_fold, fold_scores(score, top, data)]), baseline)
     scores = score(bt, data) if len(bt) else pd.DataFrame()
+    if min_fold_share < 1 and len(scores):
+        scores = scores.merge(relative_mase(fold_scores(score, bt, data), baseline), how="left")
     cal_bt = calibration_frame(bt) if calibration_frame is not None and len(bt) else bt
     factors = fit_calibration(cal_bt)
     if len(scores):
@@ -498,9 +547,13 @@ def run_domain_tournament(
             }
         )
     champ = pd.DataFrame(champions)
-    champ["beats_baseline"] = (champ["model"] != baseline) & (
-        champ["mase"] <= (1 - margin) * champ["baseline_mase"]
-    )
+    ratio = champ["mase"] / champ["baseline_mase"]
+    if "relative_mase" in scores:
+        rel = scores.set_index(["unique_id", "model"])["relative_mase"]
+        ratio = pd.Series(
+            rel.reindex(pd.MultiIndex.from_frame(champ[["unique_id", "model"]])).to_numpy()
+        ).fillna(ratio)
+    champ["beats_baseline"] = (champ["model"] != baseline) & (ratio <= 1 - margin)
     is_champ = set(zip(champ["unique_id"], champ["model"], strict=True))
     return DomainTournament(
         domain,

@@ -55,6 +55,9 @@ class InvoiceModelsConfig(dg.Config):
     min_win_share: float = 0.5  # ... and have the lower 30-day error on at least this share of the folds
     top_k: int = 0  # k >= 2: publish the mean of each series' k best candidates first (docs/forecasting.md)
     top_mean_margin: float | None = None  # ... only where its rolling backtest beats previous_30_days by this
+    # a model backtested on at least this share of the folds is ranked, against the baseline on the same
+    # folds (yearly models cannot be backtested on folds with less than a year of history before them)
+    min_fold_share: float = 0.5
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
     models: list[str] | None = None
@@ -141,6 +144,7 @@ def invoice_revenue_models(
         min_win_share=config.min_win_share,
         top_k=config.top_k,
         top_mean_margin=config.top_mean_margin,
+        min_fold_share=config.min_fold_share,
         scorer=thirty_day_scores,
         calibration_frame=thirty_day_sums,
         force_champion=config.force_champion,

@@ -1,6 +1,7 @@
 """revcast.tournament: the ranking rule, the publishing margin, the full-window fallback, the combination
 candidates (fixed and the rolling mean of the best), and the writer that replaces rows."""
 
+import functools
 import json
 
 import numpy as np
@@ -9,13 +10,15 @@ import pytest
 
 from revcast import warehouse
 from revcast.forecasting import Combination, Drift, SeasonalNaive, StatsForecastModel, load_forecaster
-from revcast.invoices.models import PreviousDays, thirty_day_scores
+from revcast.invoices.models import PreviousDays, ScaledLastYear, thirty_day_scores
 from revcast.tournament import (
     TOP_MEAN,
     default_artifact_dir,
+    enough_folds,
     fold_errors,
     published_order,
     rank_candidates,
+    relative_mase,
     rolling_top_mean,
     run_domain_tournament,
     top_mean_gate,
@@ -358,3 +361,57 @@ def test_a_mean_of_batch_fitted_members_forecasts_only_its_own_series(tmp_path) 
     np.testing.assert_allclose(fc["yhat"], expected)
     combo.save(tmp_path / "b")
     pd.testing.assert_frame_equal(load_forecaster(tmp_path / "b").predict(7), fc)
+
+
+def test_a_model_on_fewer_folds_is_ranked_against_the_baseline_on_the_same_folds() -> None:
+    # the baseline had easy early folds and hard late ones; 'partial' was only backtested on the late ones
+    per_fold = pd.DataFrame(
+        {
+            "unique_id": "s",
+            "model": ["base"] * 6 + ["complete"] * 6 + ["partial"] * 3,
+            "fold": [*range(6), *range(6), 3, 4, 5],
+            "mase": [1, 1, 1, 3, 3, 3, *[0.9] * 6, 1.2, 1.2, 1.2],
+        }
+    )
+    rel = relative_mase(per_fold, "base").set_index("model")["relative_mase"]
+    assert rel.to_dict() == pytest.approx({"base": 1.0, "complete": 0.45, "partial": 0.4})
+    scores = per_fold.groupby(["unique_id", "model"], as_index=False)["mase"].mean()
+    assert rank_candidates(scores, ["base"])["model"].tolist() == ["complete", "partial", "base"]
+    ranked = rank_candidates(scores.merge(rel.reset_index()), ["base"])
+    assert ranked["model"].tolist() == ["partial", "complete", "base"]
+    # the margin too: 'partial' has a mean MASE of 1.2, but 0.4x the baseline's on the folds it has
+    assert published_order(ranked, "base", 0.05)["s"][0][0] == "partial"
+
+
+def test_enough_folds_keeps_pairs_with_the_share_of_their_series_folds() -> None:
+    bt = pd.DataFrame(
+        {
+            "unique_id": "s",
+            "model": ["base"] * 6 + ["half"] * 3 + ["third"] * 2,
+            "fold": [*range(6), 3, 4, 5, 4, 5],
+        }
+    )
+    kept, why = enough_folds(bt, 0.5)
+    assert set(kept["model"]) == {"base", "half"} and len(kept) == 9
+    assert why == {("s", "third"): "backtest on 2 of 6 folds (needs 50%)"}
+
+
+def test_a_yearly_model_missing_the_early_folds_still_competes_with_a_fold_share(tmp_path) -> None:
+    t = np.arange(560)
+    total = 1000 * (1 + 1.3 * np.clip(((t % 364) - 244) / 100, 0, 1) ** 2) * 1.1 ** (t / 364)
+    df = pd.concat([frame("all", total), frame("small", 0.05 * total)])
+    models = {
+        "previous_30_days": PreviousDays,
+        "scaled_last_year": functools.partial(ScaledLastYear, df[df["unique_id"] == "all"]),
+    }
+    kw = {"h": 30, "n_windows": 6, "step": 30, "baseline": "previous_30_days", "scorer": thirty_day_scores}
+    whole = run_domain_tournament("toy", "c", df, models, artifact_dir=default_artifact_dir(tmp_path), **kw)
+    assert set(whole.champions["model"]) == {"previous_30_days"}  # needs 455 days: only 3 of 6 folds
+    share = run_domain_tournament(
+        "toy", "c", df, models, artifact_dir=default_artifact_dir(tmp_path), min_fold_share=0.5, **kw
+    )
+    assert set(share.champions["model"]) == {"scaled_last_year"}
+    scores = share.scores.set_index(["unique_id", "model"])
+    assert (scores.xs("scaled_last_year", level="model")["n_folds"] == 3).all()
+    assert (scores.xs("previous_30_days", level="model")["n_folds"] == 6).all()
+    assert share.champions["beats_baseline"].all()
