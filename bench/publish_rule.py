@@ -58,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--workdir", default=None, help="reuses a landing zone, loaded data and backtest found there"
     )
+    ap.add_argument(
+        "--only", default=None, help="score only the rules whose name contains one of these (|-separated)"
+    )
     ap.add_argument("--json", default=None)
     return ap.parse_args()
 
@@ -191,6 +194,30 @@ def gated_top_mean_rule(
     return rule
 
 
+def pooled_rule(gated: bool) -> Rule:
+    """Aggregate selection: the one model with the lowest mean MASE relative to the baseline over every
+    series (a candidate ranked on at least half of them) is published everywhere; gated, only where it also
+    passes the margin and win-share rule for that series, else that rule's choice."""
+    from assets.invoices.models import BASELINE
+
+    current = margin_rule(0.05, 0.5)
+
+    def rule(ranked, errors, hist):
+        key = "relative_mase" if "relative_mase" in ranked else "mase"
+        singles = ranked[~ranked["model"].isin(["combination", BASELINE])]
+        per = singles.groupby("model")[key].agg(["mean", "count"])
+        per = per[per["count"] >= 0.5 * ranked["unique_id"].nunique()]
+        best = per["mean"].idxmin() if len(per) else BASELINE
+        out = current(ranked, errors, hist)
+        for uid, order in out.items():
+            passed = order[: order.index(BASELINE)] if BASELINE in order else order
+            if not gated or best in passed:
+                out[uid] = [best, *order]
+        return out
+
+    return rule
+
+
 def fixed_rule(model: str) -> Rule:
     """Publish one model for every series, whatever the backtest says (then the baseline if it is missing)."""
     from assets.invoices.models import BASELINE
@@ -304,8 +331,12 @@ def main() -> None:
         rules[f"mean of top {k} no worse than baseline"] = top_k_rule(k, within_baseline=True)
     for k in (1, 2, 3):
         rules[f"mean of top {k} and the baseline"] = top_k_rule(k, with_baseline=True)
+    rules["one model for every series (pooled selection)"] = pooled_rule(gated=False)
+    rules["one model for every series where it passes margin 0.05 + win share 0.5"] = pooled_rule(gated=True)
     for model in FIXED:  # no selection at all: what choosing on the backtest costs or gains
         rules[f"always {model}"] = fixed_rule(model)
+    if args.only:
+        rules = {name: r for name, r in rules.items() if any(w in name for w in args.only.split("|"))}
     scored = evaluate(sums, candidates, rules, args)
     table = summary(scored)
     print(table.to_markdown(floatfmt=".3f"))
