@@ -218,6 +218,21 @@ def pooled_rule(gated: bool) -> Rule:
     return rule
 
 
+def split_rule(data: pd.DataFrame, max_zero_share: float, sparse: Rule) -> Rule:
+    """Series with at most `max_zero_share` zero-revenue days (through the latest fold seen) keep the margin
+    and win-share rule; the intermittent rest follow `sparse`."""
+    current = margin_rule(0.05, 0.5)
+
+    def rule(ranked, errors, hist):
+        seen = data[data["ds"] <= hist["cutoff"].max()]
+        zero = (seen["y"] == 0).groupby(seen["unique_id"]).mean()
+        out = current(ranked, errors, hist)
+        alt = sparse(ranked, errors, hist)
+        return {uid: alt[uid] if zero.get(uid, 0.0) > max_zero_share else order for uid, order in out.items()}
+
+    return rule
+
+
 def fixed_rule(model: str) -> Rule:
     """Publish one model for every series, whatever the backtest says (then the baseline if it is missing)."""
     from assets.invoices.models import BASELINE
@@ -308,7 +323,7 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     resources = load_invoices(args, work)
-    sums, _, candidates = backtest(args, work, resources)
+    sums, data, candidates = backtest(args, work, resources)
     rules: dict[str, Rule] = {"best MASE, no gate": margin_rule(0.0, None)}
     for margin in (0.05, 0.10, 0.20):
         rules[f"margin {margin:.2f}"] = margin_rule(margin, None)
@@ -333,6 +348,13 @@ def main() -> None:
         rules[f"mean of top {k} and the baseline"] = top_k_rule(k, with_baseline=True)
     rules["one model for every series (pooled selection)"] = pooled_rule(gated=False)
     rules["one model for every series where it passes margin 0.05 + win share 0.5"] = pooled_rule(gated=True)
+    for share in (0.3, 0.5):
+        rules[
+            f"intermittent (over {share:.0%} zero days): pooled selection, else margin 0.05 + win share 0.5"
+        ] = split_rule(data, share, pooled_rule(gated=False))
+        rules[
+            f"intermittent (over {share:.0%} zero days): mean of top 4, else margin 0.05 + win share 0.5"
+        ] = split_rule(data, share, top_k_rule(4))
     for model in FIXED:  # no selection at all: what choosing on the backtest costs or gains
         rules[f"always {model}"] = fixed_rule(model)
     if args.only:
