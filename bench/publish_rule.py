@@ -195,40 +195,46 @@ def gated_top_mean_rule(
 
 
 def pooled_rule(gated: bool) -> Rule:
-    """Aggregate selection: the one model with the lowest mean MASE relative to the baseline over every
-    series (a candidate ranked on at least half of them) is published everywhere; gated, only where it also
-    passes the margin and win-share rule for that series, else that rule's choice."""
+    """Aggregate selection (`pooled_choice`): the one model best over every series is published everywhere;
+    gated, only where it also passes the margin and win-share rule for that series, else that rule's choice."""
     from assets.invoices.models import BASELINE
+    from revcast.tournament import pooled_choice
 
     current = margin_rule(0.05, 0.5)
 
     def rule(ranked, errors, hist):
-        key = "relative_mase" if "relative_mase" in ranked else "mase"
-        singles = ranked[~ranked["model"].isin(["combination", BASELINE])]
-        per = singles.groupby("model")[key].agg(["mean", "count"])
-        per = per[per["count"] >= 0.5 * ranked["unique_id"].nunique()]
-        best = per["mean"].idxmin() if len(per) else BASELINE
+        uids = pd.Series(1.0, index=ranked["unique_id"].unique())
+        best = {u: m for u, (m, _) in pooled_choice(ranked, uids, BASELINE, 0.0, 0.0).items()}
         out = current(ranked, errors, hist)
         for uid, order in out.items():
             passed = order[: order.index(BASELINE)] if BASELINE in order else order
-            if not gated or best in passed:
-                out[uid] = [best, *order]
+            if uid in best and (not gated or best[uid] in passed):
+                out[uid] = [best[uid], *order]
         return out
 
     return rule
 
 
-def split_rule(data: pd.DataFrame, max_zero_share: float, sparse: Rule) -> Rule:
-    """Series with at most `max_zero_share` zero-revenue days (through the latest fold seen) keep the margin
-    and win-share rule; the intermittent rest follow `sparse`."""
+def split_rule(data: pd.DataFrame, max_zero_share: float, sparse: Rule | None = None) -> Rule:
+    """Series with more zero-revenue days (through the latest fold seen) than `max_zero_share` follow `sparse`
+    or, by default, the tournament's `pooled_above_zero_share` (the model best over all series, if it beats
+    the baseline by 5% there); the rest the margin and win-share rule."""
+    from assets.invoices.models import BASELINE
+    from revcast.tournament import pooled_choice
+
     current = margin_rule(0.05, 0.5)
 
     def rule(ranked, errors, hist):
         seen = data[data["ds"] <= hist["cutoff"].max()]
         zero = (seen["y"] == 0).groupby(seen["unique_id"]).mean()
         out = current(ranked, errors, hist)
-        alt = sparse(ranked, errors, hist)
-        return {uid: alt[uid] if zero.get(uid, 0.0) > max_zero_share else order for uid, order in out.items()}
+        if sparse is not None:
+            alt = sparse(ranked, errors, hist)
+            return {u: alt[u] if zero.get(u, 0.0) > max_zero_share else order for u, order in out.items()}
+        for uid, (model, _) in pooled_choice(ranked, zero, BASELINE, max_zero_share, 0.05).items():
+            if uid in out:
+                out[uid] = [model, *out[uid]]
+        return out
 
     return rule
 
@@ -351,7 +357,7 @@ def main() -> None:
     for share in (0.3, 0.5):
         rules[
             f"intermittent (over {share:.0%} zero days): pooled selection, else margin 0.05 + win share 0.5"
-        ] = split_rule(data, share, pooled_rule(gated=False))
+        ] = split_rule(data, share)
         rules[
             f"intermittent (over {share:.0%} zero days): mean of top 4, else margin 0.05 + win share 0.5"
         ] = split_rule(data, share, top_k_rule(4))

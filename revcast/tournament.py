@@ -313,6 +313,30 @@ def published_order(
     return out
 
 
+def pooled_choice(
+    ranked: pd.DataFrame, zero_share: pd.Series, baseline: str, above: float, margin: float
+) -> dict[str, tuple[str, str]]:
+    """Aggregate selection for intermittent series: the one challenger with the lowest mean MASE relative to
+    the baseline over every series (ranked on at least half of them), if that mean beats the baseline by the
+    margin, for each series whose share of zero days is above `above` -> (model, reason)."""
+    key = "relative_mase" if "relative_mase" in ranked else "mase"
+    singles = ranked[~ranked["model"].isin([COMBINATION, TOP_MEAN, baseline])]
+    per = singles.groupby("model")[key].agg(["mean", "count"]).dropna()
+    per = per[per["count"] >= 0.5 * ranked["unique_id"].nunique()]
+    if per.empty or per["mean"].min() > 1 - margin:
+        return {}
+    best, value = per["mean"].idxmin(), per["mean"].min()
+    return {
+        str(uid): (
+            best,
+            f"pooled selection for an intermittent series ({share:.0%} zero days): {best} has the lowest mean "
+            f"MASE relative to {baseline} over the series ({value:.3g})",
+        )
+        for uid, share in zero_share.items()
+        if share > above
+    }
+
+
 def _ratios(cands: pd.DataFrame, base: float) -> list[float]:
     """Each candidate's MASE over the baseline's: on the folds both have where `relative_mase` is given."""
     plain = cands["mase"].astype(float) / base if np.isfinite(base) and base > 0 else cands["mase"] * np.nan
@@ -383,6 +407,7 @@ def run_domain_tournament(
     top_k: int = 0,
     top_mean_margin: float | None = None,
     min_fold_share: float = 1.0,
+    pooled_above_zero_share: float | None = None,
     scorer: Scorer | None = None,
     calibration_frame: CalibrationFrame | None = None,
     force_champion: str | None = None,
@@ -400,6 +425,8 @@ def run_domain_tournament(
     where that backtest beats the baseline's on the same folds by that margin (module docstring).
     With `min_fold_share` < 1, a model backtested on at least that share of its series' folds is ranked (on its
     MASE relative to the baseline's on the same folds, `relative_mase`) instead of only one with every fold.
+    With `pooled_above_zero_share`, a series with more zero days than that publishes the one model that is
+    best over all series (`pooled_choice`) first: a dozen folds of an intermittent series are mostly noise.
     With `non_negative` (usage, revenue and installs cannot be negative), a model whose full-window forecast
     of the next `h` days sums below zero is implausible and hands over to the next in order, like a failed fit.
     """
@@ -451,6 +478,13 @@ def run_domain_tournament(
         if len(singles)
         else {}
     )
+    if pooled_above_zero_share is not None and force_champion is None and len(ranked):
+        zero = (data["y"] == 0).groupby(data["unique_id"]).mean()
+        for uid, (model, why) in pooled_choice(
+            ranked, zero, baseline, pooled_above_zero_share, margin
+        ).items():
+            if uid in plan:
+                plan[uid] = ([model, *(m for m in plan[uid][0] if m != model)], why)
     top_of = top_members(ranked, top_k) if gate else {}
     for uid, (mase, base, folds) in gate.items():
         beats = top_mean_margin is None or mase <= (1 - top_mean_margin) * base

@@ -58,6 +58,8 @@ class InvoiceModelsConfig(dg.Config):
     # a model backtested on at least this share of the folds is ranked, against the baseline on the same
     # folds (yearly models cannot be backtested on folds with less than a year of history before them)
     min_fold_share: float = 0.5
+    # series with more zero days than this publish the one model best over all series (off: None)
+    pooled_above_zero_share: float | None = None
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
     models: list[str] | None = None
@@ -145,6 +147,7 @@ def invoice_revenue_models(
         top_k=config.top_k,
         top_mean_margin=config.top_mean_margin,
         min_fold_share=config.min_fold_share,
+        pooled_above_zero_share=config.pooled_above_zero_share,
         scorer=thirty_day_scores,
         calibration_frame=thirty_day_sums,
         force_champion=config.force_champion,

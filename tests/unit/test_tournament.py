@@ -16,6 +16,7 @@ from revcast.tournament import (
     default_artifact_dir,
     enough_folds,
     fold_errors,
+    pooled_choice,
     published_order,
     rank_candidates,
     relative_mase,
@@ -415,3 +416,47 @@ def test_a_yearly_model_missing_the_early_folds_still_competes_with_a_fold_share
     assert (scores.xs("scaled_last_year", level="model")["n_folds"] == 3).all()
     assert (scores.xs("previous_30_days", level="model")["n_folds"] == 6).all()
     assert share.champions["beats_baseline"].all()
+
+
+def test_pooled_choice_gives_intermittent_series_the_model_best_over_all_series() -> None:
+    ranked = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "a", "b", "b", "c", "c"],
+            "model": ["base", "m1", "m2", "base", "m2", "base", "m2"],
+            "mase": [1.0, 0.5, 0.9, 1.0, 0.6, 1.0, 0.7],
+        }
+    )
+    zero = pd.Series({"a": 0.1, "b": 0.8, "c": 0.9})
+    got = pooled_choice(ranked, zero, "base", 0.3, 0.05)
+    # m1 is best where it ran but ranked on one series of three: m2 (0.73 over all three) is chosen
+    assert {u: m for u, (m, _) in got.items()} == {"b": "m2", "c": "m2"}
+    assert "80% zero days" in got["b"][1]
+    assert pooled_choice(ranked.assign(mase=0.97), zero, "base", 0.3, 0.05) == {}  # no pooled 5% margin
+
+
+def test_an_intermittent_series_publishes_the_pooled_best(tmp_path) -> None:
+    t = np.arange(560)
+    total = 1000 * (1 + 1.3 * np.clip(((t % 364) - 244) / 100, 0, 1) ** 2) * 1.1 ** (t / 364)
+    sparse = np.where(t % 5 == 0, 0.2 * total, 0.0)
+    df = pd.concat([frame("all", total), frame("small", 0.05 * total), frame("sparse", sparse)])
+    models = {
+        "previous_30_days": PreviousDays,
+        "scaled_last_year": functools.partial(ScaledLastYear, df[df["unique_id"] == "all"]),
+    }
+    kw = {"h": 30, "n_windows": 6, "step": 30, "baseline": "previous_30_days", "scorer": thirty_day_scores}
+    res = run_domain_tournament(
+        "toy",
+        "c",
+        df,
+        models,
+        artifact_dir=default_artifact_dir(tmp_path),
+        min_fold_share=0.5,
+        pooled_above_zero_share=0.3,
+        **kw,
+    )
+    champ = res.champions.set_index("unique_id")
+    assert champ.loc["sparse", "model"] == "scaled_last_year"
+    assert champ.loc["sparse", "fallback_reason"].startswith(
+        "pooled selection for an intermittent series (80%"
+    )
+    assert champ.loc["all", "fallback_reason"] is None
