@@ -549,6 +549,7 @@ def run_domain_tournament(
                 "mae": float(m["mae"]) if m is not None else np.nan,
                 "baseline_mase": float(base["mase"]) if base is not None else np.nan,
                 "baseline_mae": float(base["mae"]) if base is not None else np.nan,
+                "relative_mase": float(m.get("relative_mase", np.nan)) if m is not None else np.nan,
                 "fallback_reason": (reason or None) and reason[:1000],
                 "model_id": model_id(domain, name, cutoff, uid) if name else None,
             }
@@ -581,12 +582,7 @@ def run_domain_tournament(
             }
         )
     champ = pd.DataFrame(champions)
-    ratio = champ["mase"] / champ["baseline_mase"]
-    if "relative_mase" in scores:
-        rel = scores.set_index(["unique_id", "model"])["relative_mase"]
-        ratio = pd.Series(
-            rel.reindex(pd.MultiIndex.from_frame(champ[["unique_id", "model"]])).to_numpy()
-        ).fillna(ratio)
+    ratio = champ.pop("relative_mase").fillna(champ["mase"] / champ["baseline_mase"])
     champ["beats_baseline"] = (champ["model"] != baseline) & (ratio <= 1 - margin)
     is_champ = set(zip(champ["unique_id"], champ["model"], strict=True))
     return DomainTournament(
