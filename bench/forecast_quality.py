@@ -1,6 +1,6 @@
 """Forecast quality of the published invoice revenue forecasts, scored on what happened next.
 
-    .venv/bin/python bench/forecast_quality.py --profile hard --cutoffs 12 [--accounts 500] [--usage]
+    .venv/bin/python bench/forecast_quality.py --profile hard --cutoffs 12 [--skip-latest 4] [--accounts 500] [--usage]
         [--model-config '{"net_epochs": 20}'] [--json bench/results/forecast_quality_hard.json]
 
 Generates a landing zone (`--profile kind|hard`, seed 42, 2021-01-01..2023-12-31 by default) into a temp
@@ -57,6 +57,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--profile", choices=["kind", "hard"], default="hard")
     ap.add_argument(
         "--cutoffs", type=int, default=12, help="month-end cutoffs, the latest ones with 30 days after"
+    )
+    ap.add_argument(
+        "--skip-latest",
+        type=int,
+        default=0,
+        help="leave out the latest N of those (to split a long run in two)",
     )
     ap.add_argument("--accounts", type=int, default=500)
     ap.add_argument("--seed", type=int, default=42)
@@ -117,7 +123,7 @@ def invoice_quality(args, dg, resources: dict, con_factory) -> dict:
     last = (end - pd.Timedelta(days=WINDOW)).to_period("M")  # latest cutoff with 30 observed days after it
     if (last + 1).start_time + pd.Timedelta(days=WINDOW - 1) > end:
         last -= 1
-    months = [str(last - k) for k in range(args.cutoffs - 1, -1, -1)]
+    months = [str(last - k) for k in range(args.cutoffs - 1, args.skip_latest - 1, -1)]
     config = {"ops": {"invoice_revenue_models": {"config": json.loads(args.model_config)}}} | QUIET
     rows, timings = [], {}
     for month in months:
