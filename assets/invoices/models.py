@@ -59,7 +59,7 @@ class InvoiceModelsConfig(dg.Config):
     # folds (yearly models cannot be backtested on folds with less than a year of history before them)
     min_fold_share: float = 0.5
     # series with more zero days than this publish the one model best over all series (off: None)
-    pooled_above_zero_share: float | None = None
+    pooled_above_zero_share: float | None = 0.3
     max_zero_share: float = 0.5  # the pooled net skips series with more zero days than this
     net_epochs: int = 60
     models: list[str] | None = None
