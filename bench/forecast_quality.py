@@ -15,6 +15,9 @@ cutoffs, and the share of cutoffs whose actual fell inside the published 80% and
 `--usage` also loads usage (usage_records, usage_daily_totals, usage_features) and runs usage_models at the
 data's last month (`--usage-cutoff`), reporting the champion MASE per metric and the tournament's wall time.
 Only asset names, partition keys and asset config are used, so the script outlives the engine behind them.
+
+`--rescore A.json [B.json] [--months 2023-05..2023-11]` runs nothing: it scores the saved rows of earlier
+runs together, e.g. the two halves of a year split with `--skip-latest`, or a sub-window of one run.
 """
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--usage-cutoff", default=None, help="YYYY-MM, default the last month of the data")
     ap.add_argument("--usage-config", default="{}", help="JSON run config of usage_models")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument(
+        "--rescore",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="run nothing: score the rows of earlier --json results together (e.g. the two halves of a split run)",
+    )
+    ap.add_argument("--months", default=None, help="with --rescore, only cutoffs FROM..TO (YYYY-MM..YYYY-MM)")
     return ap.parse_args()
 
 
@@ -143,7 +154,17 @@ def invoice_quality(args, dg, resources: dict, con_factory) -> dict:
             scored = con.execute(SCORE_SQL, {"cutoff": month}).df()
         rows.append(scored)
         print(f"cutoff {month}: {timings[month]:.1f} s, {len(scored)} series", flush=True)
-    scores = pd.concat(rows, ignore_index=True)
+    return {
+        "cutoffs": months,
+        "tournament_s": {"total": sum(timings.values()), "per_cutoff": timings},
+        **score_summary(pd.concat(rows, ignore_index=True)),
+    }
+
+
+def score_summary(scores) -> dict:
+    """Per series MAE(published) / MAE(previous 30 days) and interval coverage over the scored cutoffs, the
+    goal's counts, and the total error ratio over all series and over the series below the two largest."""
+    scores = scores.copy()
     scores["err_published"] = (scores["published"] - scores["actual"]).abs()
     scores["err_previous"] = (scores["previous_30_days"] - scores["actual"]).abs()
     scores["in_80"] = scores["actual"].between(scores["lo_80"], scores["hi_80"])
@@ -158,14 +179,16 @@ def invoice_quality(args, dg, resources: dict, con_factory) -> dict:
     )
     per.insert(3, "ratio", per["mae_published"] / per["mae_previous_30_days"])
     per = per.sort_values("mae_previous_30_days", ascending=False).reset_index()
+    small = scores[~scores["unique_id"].isin(per["unique_id"].head(2))]  # the total and the dominant country
     return {
-        "cutoffs": months,
         "series": int(len(per)),
         "at_most_0.85": int((per["ratio"] <= GOOD).sum()),
         "above_1.0": int((per["ratio"] > BAD).sum()),
+        "total_ratio": float(scores["err_published"].sum() / scores["err_previous"].sum()),
+        "small_series_ratio": float(small["err_published"].sum() / small["err_previous"].sum()),
+        "median_ratio": float(per["ratio"].median()),
         "coverage_80": float(scores["in_80"].mean()),
         "coverage_95": float(scores["in_95"].mean()),
-        "tournament_s": {"total": sum(timings.values()), "per_cutoff": timings},
         "per_series": per.to_dict(orient="records"),
         "rows": scores.astype({"as_of": str}).to_dict(orient="records"),
     }
@@ -231,6 +254,8 @@ def report(out: dict) -> str:
         ].to_markdown(index=False, floatfmt=",.3g"),  # fmt: skip
         "",
         f"series at most {GOOD}x: {inv['at_most_0.85']} of {inv['series']}; above {BAD}x: {inv['above_1.0']}; "
+        f"total error / baseline's: {inv['total_ratio']:.3f}, without the two largest series: "
+        f"{inv['small_series_ratio']:.3f}; median ratio {inv['median_ratio']:.3f}; "
         f"coverage 80%: {inv['coverage_80']:.2f}, 95%: {inv['coverage_95']:.2f}; "
         f"invoice tournament + forecasts: {inv['tournament_s']['total']:.0f} s for {len(inv['cutoffs'])} cutoffs "
         f"({inv['tournament_s']['total'] / max(len(inv['cutoffs']), 1):.0f} s each)",
@@ -279,8 +304,38 @@ def load_invoices(args, work: Path, usage: bool = False) -> dict:
     return resources
 
 
+def rescore(paths: list[str], months: str | None) -> dict:
+    """Earlier results' rows scored together (a cutoff found twice keeps its latest run), optionally only
+    the cutoffs FROM..TO; the metadata of the first file."""
+    import pandas as pd
+
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    rows = pd.concat([pd.DataFrame(r["invoices"]["rows"]) for r in runs], ignore_index=True)
+    rows = rows.drop_duplicates(["cutoff", "unique_id"], keep="last")
+    if months:
+        first, last = months.split("..")
+        rows = rows[rows["cutoff"].between(first, last)]
+    timings = {m: t for r in runs for m, t in r["invoices"]["tournament_s"]["per_cutoff"].items()}
+    cutoffs = sorted(rows["cutoff"].unique())
+    per_cutoff = {m: timings[m] for m in cutoffs if m in timings}
+    return runs[0] | {
+        "rescored_from": paths,
+        "invoices": {
+            "cutoffs": cutoffs,
+            "tournament_s": {"total": sum(per_cutoff.values()), "per_cutoff": per_cutoff},
+            **score_summary(rows),
+        },
+    }
+
+
 def main() -> None:
     args = parse_args()
+    if args.rescore:
+        out = rescore(args.rescore, args.months)
+        print(report(out))
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+        return
     work = Path(args.workdir or tempfile.mkdtemp(prefix=f"revcast_quality_{args.profile}_"))
     # partitions are defined at import time from these
     os.environ["REVCAST_START_DATE"], os.environ["REVCAST_END_DATE"] = args.start, args.end
